@@ -1,0 +1,55 @@
+"""The three ways a wait on the Realtime API can end badly.
+
+Every waiter in `helpers` ends in one of these or returns: it never hangs.
+"""
+
+from __future__ import annotations
+
+
+class RealtimeTimeout(TimeoutError):
+    """Nothing awaited arrived in time; `seen` lists the event types received meanwhile."""
+
+    def __init__(self, waited_for, timeout: float, seen: list[str]):
+        self.waited_for = tuple(waited_for)
+        self.timeout = timeout
+        self.seen = list(seen)
+        wanted = " or ".join(self.waited_for) or "any event"
+        got = ", ".join(_summarise(self.seen)) or "nothing"
+        super().__init__(f"no {wanted} within {timeout:g} s; received meanwhile: {got}")
+
+
+class RealtimeConnectionClosed(ConnectionError):
+    """The WebSocket is closed (by the server, the network or `close()`)."""
+
+    def __init__(self, code: int | None = None, reason: str = "", detail: str = ""):
+        self.code = code
+        self.reason = reason or ""
+        text = f"connection closed (code {code}"
+        text += f", reason {self.reason!r})" if self.reason else ")"
+        if detail:
+            text += f": {detail}"
+        super().__init__(text)
+
+
+class RealtimeServerError(Exception):
+    """The server answered with an `error` event; `error` is its `error` object."""
+
+    def __init__(self, error: dict, event: dict | None = None):
+        self.error = dict(error or {})
+        self.event = event
+        self.code = self.error.get("code")
+        self.message = self.error.get("message", "")
+        label = self.code or self.error.get("type") or "error"
+        super().__init__(f"{label}: {self.message}")
+
+
+def _summarise(types: list[str]) -> list[str]:
+    """Collapse runs of one type: ['a', 'b', 'b', 'b'] -> ['a', 'b ×3']."""
+    out: list[str] = []
+    count = 0
+    for i, name in enumerate(types):
+        count += 1
+        if i + 1 == len(types) or types[i + 1] != name:
+            out.append(name if count == 1 else f"{name} ×{count}")
+            count = 0
+    return out
