@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -181,16 +182,19 @@ class CassetteWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._secrets = tuple(s for s in secrets if s)
         self._file = self.path.open("w", encoding="utf-8")
+        self._lock = threading.Lock()  # frames arrive from the socket thread and the caller
         self._write(validate_meta({"cassette": FORMAT_VERSION, **meta}, str(self.path)))
 
     def _write(self, obj: dict) -> None:
-        self._file.write(_dumps(scrub(obj, self._secrets)) + "\n")
-        self._file.flush()
+        line = _dumps(scrub(obj, self._secrets)) + "\n"
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(line)
+                self._file.flush()
 
     def add(self, t: float, source: str, event: dict) -> None:
         """Record one JSON frame sent by `source` ("client" or "server") at `t` seconds."""
-        if not self._file.closed:
-            self._write(Frame(t, source, event).to_json())
+        self._write(Frame(t, source, event).to_json())
 
     def close(self, t: float | None = None, code: int | None = None, reason: str = "") -> None:
         """Record the socket's close (when `t` is given) and finish the file."""
@@ -198,4 +202,5 @@ class CassetteWriter:
             return
         if t is not None:
             self._write(Frame(t, "server", close={"code": code, "reason": reason}).to_json())
-        self._file.close()
+        with self._lock:
+            self._file.close()

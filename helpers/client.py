@@ -1,0 +1,338 @@
+"""The notebook-safe Realtime client: a WebSocket on a background thread feeding a queue.
+
+Why a thread and a queue: a notebook cell must return, and Jupyter already runs an event
+loop (so ``asyncio.run`` fails there). The socket lives on a daemon thread; every event it
+receives goes into a ``queue.Queue``; cells take what they need with `wait_for` or
+`stream`, each with a timeout. Nothing ever waits forever.
+
+The error rule: an ``error`` event that arrives while you wait raises
+`RealtimeServerError` in that wait (unless you are waiting for ``"error"`` itself). Errors
+are not fatal: catch it, and the session goes on. A closed socket raises
+`RealtimeConnectionClosed` at once, in every wait.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import websocket
+
+from . import events as ev
+from .cassette import SCRUBBED, CassetteWriter, Frame
+from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
+
+_CLOSED = object()  # queue sentinel: the socket has closed
+_AUDIO_FIELDS = {"response.audio.delta": "delta", "response.output_audio.delta": "delta",
+                 "input_audio_buffer.append": "audio"}
+
+
+class RealtimeClient:
+    """One Realtime session. Use `helpers.connect(...)` to make one.
+
+    `history` keeps every frame sent and received as `Frame(t, source, event)`, `t` in
+    seconds since the socket opened (monotonic clock), for timelines and latency.
+    """
+
+    def __init__(self, url: str, *, headers: list[str] | None = None, provider: str = "custom",
+                 model: str | None = None, dialect: str = "beta", timeout: float = 10.0,
+                 log_dir: str | Path | None = None, record: str | Path | None = None,
+                 secrets: tuple[str, ...] = (), ping_interval: float = 20.0):
+        self.url = url
+        self.provider = provider
+        self.model = model
+        self.dialect = ev.check_dialect(dialect)
+        self.history: list[Frame] = []
+        self.session: dict | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._secrets = tuple(s for s in secrets if s)
+        self._queue: queue.Queue = queue.Queue()
+        self._send_lock = threading.Lock()
+        self._opened = threading.Event()
+        self._closed = threading.Event()
+        self._connect_error: BaseException | None = None
+        self._socket: websocket.WebSocket | None = None
+        self._t0 = time.monotonic()
+        self._log = _open_log(log_dir, provider, model) if log_dir is not None else None
+        self._recorder = None
+        if record is not None:
+            self._recorder = CassetteWriter(record, {
+                "name": Path(record).stem, "provider": provider, "dialect": dialect,
+                "model": model or "", "created": _now_iso(),
+                "provenance": {"kind": "recorded", "tool": "helpers.connect(record=...)",
+                               "url": _safe_url(url, self._secrets)}}, secrets=self._secrets)
+        self._app = websocket.WebSocketApp(
+            url, header=headers or [], on_open=self._on_open, on_data=self._on_data,
+            on_error=self._on_error, on_close=self._on_close)
+        self._thread = threading.Thread(
+            target=self._app.run_forever, name=f"realtime-{provider}", daemon=True,
+            kwargs={"ping_interval": ping_interval, "ping_timeout": min(10.0, ping_interval / 2),
+                    "skip_utf8_validation": True})
+        self._thread.start()
+        if not self._opened.wait(timeout):
+            self.close()
+            raise RealtimeTimeout(["connection open"], timeout, [])
+        if self._connect_error is not None:
+            self.close()
+            raise _explain_connect_error(self._connect_error, _safe_url(url, self._secrets))
+
+    # -- the socket thread -------------------------------------------------------------
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _on_open(self, app) -> None:
+        self._t0 = time.monotonic()
+        self._socket = app.sock
+        self._opened.set()
+
+    def _on_data(self, _app, data: bytes, opcode: int, _fin) -> None:
+        t = time.monotonic() - self._t0
+        if opcode != websocket.ABNF.OPCODE_TEXT:
+            event = {"type": "binary", "size": len(data)}
+        else:
+            try:
+                event = json.loads(data)  # bytes: UTF-8 is checked here, once
+            except ValueError:
+                event = {"type": "invalid_json", "text": data[:200].decode("utf-8", "replace")}
+            if not isinstance(event, dict):
+                event = {"type": "invalid_json", "text": data[:200].decode("utf-8", "replace")}
+        self.history.append(Frame(t, "server", event))
+        self._queue.put(event)
+        kind = event.get("type")
+        if kind in ("session.created", "session.updated"):
+            self.session = event.get("session")
+        if self._log is not None:
+            raw = None if kind in _AUDIO_FIELDS or event.get("type") in ("binary", "invalid_json") else data
+            self._write_log(t, "server", event, raw.decode("utf-8") if raw is not None else None)
+        if self._recorder is not None:
+            self._recorder.add(t, "server", event)
+
+    def _on_error(self, _app, error: BaseException) -> None:
+        if not self._opened.is_set():
+            self._connect_error = error
+            self._opened.set()
+
+    def _on_close(self, _app, code, reason) -> None:
+        if self._socket is not None:
+            # websocket-client skips closing the TCP socket when the server closed first
+            self._socket.shutdown()
+        self.close_code = code
+        self.close_reason = reason or ""
+        self._closed.set()
+        self._opened.set()
+        self._queue.put(_CLOSED)
+        t = self._now()
+        if self._log is not None:
+            self._log.write(json.dumps({"t": round(t, 3), "from": "server",
+                                        "close": {"code": code, "reason": self.close_reason}}) + "\n")
+            self._log.close()
+        if self._recorder is not None:
+            self._recorder.close(t, code, self.close_reason)
+
+    def _write_log(self, t: float, source: str, event: dict, raw: str | None) -> None:
+        """One JSONL line per frame; audio payloads are summarised, secrets removed."""
+        if raw is None:
+            field = _AUDIO_FIELDS.get(event.get("type"))
+            if field and isinstance(event.get(field), str):
+                event = {**event, field: f"<{len(event[field])} base64 chars>"}
+            raw = json.dumps(event, ensure_ascii=False)
+        for secret in self._secrets:
+            if secret in raw:
+                raw = raw.replace(secret, SCRUBBED)
+        try:
+            self._log.write(f'{{"t":{t:.3f},"from":"{source}","event":{raw}}}\n')
+        except ValueError:  # the log was closed under us by a concurrent close
+            pass
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(self, event: dict) -> dict:
+        """Send one client event (a dict with a "type"); adds an ``event_id`` if missing.
+
+        Returns the event as sent. Raises `RealtimeConnectionClosed` if the socket is gone.
+        """
+        if not isinstance(event, dict):
+            raise TypeError(f"send() takes an event dict, not {type(event).__name__}")
+        if not isinstance(event.get("type"), str) or not event["type"]:
+            raise ValueError("an event needs a non-empty string 'type', e.g. {'type': 'response.create'}")
+        event = {**event} if "event_id" in event else {"event_id": ev.new_event_id(), **event}
+        try:
+            text = json.dumps(event, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"event {event['type']!r} is not JSON-serialisable: {exc}") from None
+        if self._closed.is_set():
+            raise RealtimeConnectionClosed(self.close_code, self.close_reason, "cannot send")
+        t = self._now()
+        try:
+            with self._send_lock:
+                self._app.send(text)
+        except (websocket.WebSocketConnectionClosedException, OSError, AttributeError) as exc:
+            raise RealtimeConnectionClosed(self.close_code, self.close_reason, f"cannot send ({exc})") from None
+        self.history.append(Frame(t, "client", event))
+        if self._log is not None:
+            self._write_log(t, "client", event, None)
+        if self._recorder is not None:
+            self._recorder.add(t, "client", event)
+        return event
+
+    # -- receiving ---------------------------------------------------------------------
+
+    def wait_for(self, *types: str, timeout: float = 10.0,
+                 where: Callable[[dict], bool] | None = None) -> dict:
+        """Return the first received event of one of `types` (any event if none given).
+
+        Names match across dialects (``response.audio.delta`` also matches
+        ``response.output_audio.delta``). `where` filters further. Events passed over
+        stay in `history`. Raises `RealtimeTimeout` (listing what arrived meanwhile),
+        `RealtimeServerError` or `RealtimeConnectionClosed`.
+        """
+        for event in self._events(types, timeout, where):
+            return event
+        raise AssertionError("unreachable")  # _events only ends by raising
+
+    def stream(self, until: str | tuple[str, ...] = "response.done", *, timeout: float = 30.0,
+               types: tuple[str, ...] = ()) -> Iterator[dict]:
+        """Yield received events (only `types`, if given) up to and including one of `until`.
+
+        `timeout` bounds the whole stream. Example: print deltas as they arrive::
+
+            for event in client.stream():
+                if event["type"].endswith("transcript.delta"):
+                    print(event["delta"], end="")
+        """
+        stops = _match_set((until,) if isinstance(until, str) else until)
+        wanted = _match_set(types) | stops if types else None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            event = next(self._events(tuple(wanted) if wanted else (), remaining, None, label=stops))
+            yield event
+            if event.get("type") in stops:
+                return
+
+    def _events(self, types, timeout, where, label=None) -> Iterator[dict]:
+        wanted = _match_set(types)
+        seen: list[str] = []
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                event = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                raise RealtimeTimeout(sorted(label) if label else types, timeout, seen) from None
+            if event is _CLOSED:
+                self._queue.put(_CLOSED)  # every later wait sees the close too
+                raise RealtimeConnectionClosed(self.close_code, self.close_reason)
+            kind = event.get("type") if isinstance(event, dict) else None
+            if kind == "error" and "error" not in wanted:
+                raise RealtimeServerError(event.get("error") or {}, event)
+            if (not wanted or kind in wanted) and (where is None or where(event)):
+                yield event
+                return
+            seen.append(kind or "?")
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the socket has closed."""
+        return self._closed.is_set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the socket and join the background thread (idempotent)."""
+        if self._socket is not None and not self._closed.is_set():
+            try:  # the socket thread reads the server's reply and tears down
+                self._socket.send_close()
+            except (websocket.WebSocketException, OSError):
+                pass
+            if not self._closed.wait(min(timeout, 2.0)):
+                self._shutdown_socket()  # no reply: wake the socket thread with EOF
+        self._app.keep_running = False
+        if not self._opened.is_set() or self._socket is None:
+            self._app.close()  # still connecting: abort the attempt
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RealtimeTimeout(["socket thread exit"], timeout, [])
+        if not self._closed.is_set():  # run_forever ended without calling on_close
+            self._on_close(self._app, None, "")
+
+    def _shutdown_socket(self) -> None:
+        raw = getattr(self._socket, "sock", None)
+        if raw is not None:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "RealtimeClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (f"<RealtimeClient {self.provider} model={self.model!r} dialect={self.dialect} "
+                f"{state}, {len(self.history)} frames>")
+
+
+def _match_set(types) -> frozenset[str]:
+    out: set[str] = set()
+    for name in types:
+        out |= ev.aliases(name)
+    return frozenset(out)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _safe_url(url: str, secrets: tuple[str, ...]) -> str:
+    """`url` without credentials: userinfo dropped and known secrets scrubbed."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    safe = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    for secret in secrets:
+        safe = safe.replace(secret, SCRUBBED)
+    return safe
+
+
+_log_counter = iter(range(1, 1 << 30))
+
+
+def _open_log(log_dir, provider: str, model: str | None):
+    folder = Path(log_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}_{provider}_{(model or 'default').replace('/', '-')}_{next(_log_counter)}.jsonl"
+    return (folder / name).open("w", encoding="utf-8", buffering=1 << 16)
+
+
+def _explain_connect_error(error: BaseException, url: str) -> RealtimeConnectionClosed:
+    """Turn a websocket-client connect failure into an error that says what to check."""
+    status = getattr(error, "status_code", None)
+    if status in (401, 403):
+        hint = f"the server refused the API key (HTTP {status}): check the key and that it is for this provider"
+    elif status == 404:
+        hint = "no Realtime endpoint at this URL (HTTP 404): check the URL path (…/v1/realtime)"
+    elif status is not None:
+        hint = f"the handshake failed with HTTP {status}"
+    elif isinstance(error, ConnectionRefusedError):
+        hint = "connection refused: is the server running, and is the port right?"
+    elif "Name or service not known" in str(error) or "nodename" in str(error) or \
+            type(error).__name__ == "gaierror":
+        hint = "the host name did not resolve: check the URL and your network"
+    else:
+        hint = f"{type(error).__name__}: {error}"
+    return RealtimeConnectionClosed(None, "", f"could not connect to {url}: {hint}")

@@ -1,0 +1,58 @@
+"""`connect()`: one call from a provider name to an open `RealtimeClient`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from .client import RealtimeClient
+from .events import check_dialect
+from .providers import default_cassette_dir, default_log_dir, get_api_key, get_provider
+
+
+def connect(provider: str | None = None, model: str | None = None, cassette: str | None = None, *,
+            dialect: str | None = None, api_key: str | None = None, url: str | None = None,
+            record: bool | str | Path | None = None, log: bool = True, timeout: float = 10.0,
+            **options: Any) -> RealtimeClient:
+    """Open a Realtime session and return its client (use it in a ``with`` block).
+
+    provider: "replay" (default; $REALTIME_PROVIDER overrides), "stepfun" or "openai".
+    cassette: the recorded session the replay server serves (ignored when live).
+    dialect:  "beta" or "ga"; by default the provider's (replay: from the model, or $REALTIME_DIALECT).
+    record:   a cassette path (or True: media/cassettes/<cassette>.jsonl) to record this session to.
+    options:  replay-server options sent as query parameters (speed, strict, close_after, …).
+    """
+    preset = get_provider(provider)
+    model = model or os.environ.get("REALTIME_MODEL") or preset.default_model
+    if preset.name == "replay":
+        dialect = dialect or os.environ.get("REALTIME_DIALECT") or preset.dialect_for(model)
+        base = url or os.environ.get("REALTIME_REPLAY_URL") or _shared_replay_url()
+        query = {"model": model, "dialect": dialect, **({"cassette": cassette} if cassette else {}),
+                 **{k: _query_value(v) for k, v in options.items()}}
+        target = f"{base.rstrip('/')}/v1/realtime?{urlencode(query)}"
+    else:
+        if options:
+            raise TypeError(f"options {sorted(options)} only apply to the replay provider")
+        dialect = dialect or preset.dialect
+        target = f"{url or preset.url}?{urlencode({'model': model})}"
+    check_dialect(dialect)
+    key = api_key or get_api_key(preset)
+    if record is True:
+        if not cassette:
+            raise ValueError("record=True needs a cassette name; or pass record='path/to/file.jsonl'")
+        record = default_cassette_dir() / f"{cassette}.jsonl"
+    return RealtimeClient(
+        target, headers=[f"Authorization: Bearer {key}"], provider=preset.name, model=model,
+        dialect=dialect, timeout=timeout, log_dir=default_log_dir() if log else None,
+        record=record or None, secrets=(key,))
+
+
+def _query_value(value: Any) -> str:
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+def _shared_replay_url() -> str:
+    from .replay import shared_server
+    return shared_server().url
