@@ -65,7 +65,7 @@ def scrub(value: Any, secrets: tuple[str, ...] = ()) -> Any:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One recorded frame: `source` is "client" or "server"; `close` is set for a close."""
 

@@ -54,7 +54,7 @@ class RealtimeClient:
         self.close_code: int | None = None
         self.close_reason = ""
         self._secrets = tuple(s for s in secrets if s)
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._send_lock = threading.Lock()
         self._opened = threading.Event()
         self._closed = threading.Event()
@@ -195,9 +195,7 @@ class RealtimeClient:
         stay in `history`. Raises `RealtimeTimeout` (listing what arrived meanwhile),
         `RealtimeServerError` or `RealtimeConnectionClosed`.
         """
-        for event in self._events(types, timeout, where):
-            return event
-        raise AssertionError("unreachable")  # _events only ends by raising
+        return self._next(_match_set(types), types, time.monotonic() + timeout, timeout, where)
 
     def stream(self, until: str | tuple[str, ...] = "response.done", *, timeout: float = 30.0,
                types: tuple[str, ...] = ()) -> Iterator[dict]:
@@ -209,35 +207,33 @@ class RealtimeClient:
                 if event["type"].endswith("transcript.delta"):
                     print(event["delta"], end="")
         """
-        stops = _match_set((until,) if isinstance(until, str) else until)
-        wanted = _match_set(types) | stops if types else None
+        until = (until,) if isinstance(until, str) else tuple(until)
+        stops = _match_set(until)
+        wanted = _match_set(types) | stops if types else frozenset()
         deadline = time.monotonic() + timeout
         while True:
-            remaining = deadline - time.monotonic()
-            event = next(self._events(tuple(wanted) if wanted else (), remaining, None, label=stops))
+            event = self._next(wanted, until, deadline, timeout, None)
             yield event
             if event.get("type") in stops:
                 return
 
-    def _events(self, types, timeout, where, label=None) -> Iterator[dict]:
-        wanted = _match_set(types)
+    def _next(self, wanted: frozenset, label, deadline: float, timeout: float, where) -> dict:
+        """The next queued event in `wanted` (any, if empty) passing `where`, before `deadline`."""
         seen: list[str] = []
-        deadline = time.monotonic() + max(timeout, 0.0)
+        get = self._queue.get
         while True:
-            remaining = deadline - time.monotonic()
             try:
-                event = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                event = get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
-                raise RealtimeTimeout(sorted(label) if label else types, timeout, seen) from None
+                raise RealtimeTimeout(label, timeout, seen) from None
             if event is _CLOSED:
                 self._queue.put(_CLOSED)  # every later wait sees the close too
                 raise RealtimeConnectionClosed(self.close_code, self.close_reason)
-            kind = event.get("type") if isinstance(event, dict) else None
+            kind = event.get("type")
             if kind == "error" and "error" not in wanted:
                 raise RealtimeServerError(event.get("error") or {}, event)
             if (not wanted or kind in wanted) and (where is None or where(event)):
-                yield event
-                return
+                return event
             seen.append(kind or "?")
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -172,6 +172,7 @@ def test_100k_events_in_order_none_lost(client):
 
 def test_history_and_log_keep_every_frame(server_url, tmp_path):
     with RealtimeClient(server_url, provider="test", log_dir=tmp_path) as c:
+        c.wait_for("session.created", timeout=5)
         c.send({"type": "audio.me"})
         c.wait_for("response.done", timeout=5)
     kinds = [(f.source, f.event["type"]) for f in c.history]

@@ -1,0 +1,37 @@
+# The two commands a fresh machine needs: `make lab` (the series) and `make test` (everything checked).
+VENV := .venv
+BIN := $(VENV)/bin
+NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
+         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python
+
+.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml tools/setup.sh
+	bash tools/setup.sh
+
+lab: setup  ## open the series in JupyterLab, on the embedded replay server (no key needed)
+	$(BIN)/jupyter lab notebooks/
+
+run: setup  ## execute every notebook headless against the replay server, one line each
+	$(BIN)/python tools/run_notebooks.py
+
+test: setup unit notebooks-check  ## unit + integration tests, then nbval in both dialects
+
+unit: setup
+	$(BIN)/pytest -q tests
+
+notebooks-check: setup
+	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/
+	REALTIME_PROVIDER=replay REALTIME_DIALECT=ga $(NBVAL) --nbval-lax notebooks/
+
+notebooks: setup  ## regenerate every notebook's outputs against the replay server
+	$(BIN)/python tools/nav.py
+	$(BIN)/python tools/regenerate_notebooks.py
+
+bench: setup
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache
