@@ -1,0 +1,35 @@
+"""Run every notebook headless against the replay server; print one line per notebook.
+
+    python tools/run_notebooks.py [NN ...]      # e.g. 03 07 to run just those
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from nbclient.exceptions import CellExecutionError
+
+from notebook_tools import execute, notebook_paths
+
+
+def main(selected: list[str]) -> int:
+    failures = 0
+    paths = [p for p in notebook_paths() if not selected or p.name[:2] in selected]
+    for path in paths:
+        start = time.monotonic()
+        try:
+            nb = execute(path)
+        except CellExecutionError as exc:
+            failures += 1
+            reason = str(exc).strip().splitlines()[-1][:120]
+            print(f"{path.name:32s} FAILED {time.monotonic() - start:5.1f} s  {reason}", flush=True)
+            continue
+        cells = sum(c.cell_type == "code" for c in nb.cells)
+        print(f"{path.name:32s} ok     {time.monotonic() - start:5.1f} s  {cells} code cells", flush=True)
+    print(f"{len(paths) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
