@@ -5,6 +5,8 @@ Every waiter in `helpers` ends in one of these or returns: it never hangs.
 
 from __future__ import annotations
 
+from .display import collapse_runs
+
 
 class RealtimeTimeout(TimeoutError):
     """Nothing awaited arrived in time; `seen` lists the event types received meanwhile."""
@@ -14,7 +16,7 @@ class RealtimeTimeout(TimeoutError):
         self.timeout = timeout
         self.seen = list(seen)
         wanted = " or ".join(self.waited_for) or "any event"
-        got = ", ".join(_summarise(self.seen)) or "nothing"
+        got = ", ".join(collapse_runs(self.seen)) or "nothing"
         super().__init__(f"no {wanted} within {timeout:g} s; received meanwhile: {got}")
 
 
@@ -42,14 +44,3 @@ class RealtimeServerError(Exception):
         label = self.code or self.error.get("type") or "error"
         super().__init__(f"{label}: {self.message}")
 
-
-def _summarise(types: list[str]) -> list[str]:
-    """Collapse runs of one type: ['a', 'b', 'b', 'b'] -> ['a', 'b ×3']."""
-    out: list[str] = []
-    count = 0
-    for i, name in enumerate(types):
-        count += 1
-        if i + 1 == len(types) or types[i + 1] != name:
-            out.append(name if count == 1 else f"{name} ×{count}")
-            count = 0
-    return out

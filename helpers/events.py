@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 from typing import Any
 
 DIALECTS = ("beta", "ga")
@@ -66,12 +65,11 @@ def aliases(event_type: str) -> frozenset[str]:
 
 
 _ids = itertools.count(1)
-_prefix = os.urandom(3).hex()
 
 
 def new_event_id() -> str:
-    """A client event id, unique within this process (``evt_<random>_<n>``)."""
-    return f"evt_{_prefix}_{next(_ids)}"
+    """A client event id, unique within this process (``evt_1``, ``evt_2``, …): stable across runs."""
+    return f"evt_{next(_ids)}"
 
 
 # -- session ---------------------------------------------------------------------------
