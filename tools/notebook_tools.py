@@ -29,14 +29,14 @@ def replay_env(dialect: str | None = None) -> dict[str, str]:
     return env
 
 
-def execute(path: Path, timeout: int = 120) -> nbformat.NotebookNode:
+def execute(path: Path, timeout: int = 120, dialect: str | None = None) -> nbformat.NotebookNode:
     """Run a notebook top to bottom in a fresh kernel (cwd = its folder) and return it."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(replay_env())
+    os.environ.update(replay_env(dialect))
     try:
         client.execute()
     finally:

@@ -1,6 +1,6 @@
 """Run every notebook headless against the replay server; print one line per notebook.
 
-    python tools/run_notebooks.py [NN ...]      # e.g. 03 07 to run just those
+    python tools/run_notebooks.py [--dialect ga] [NN ...]   # e.g. 03 07 to run just those
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from nbclient.exceptions import CellExecutionError
 from notebook_tools import execute, notebook_paths
 
 
-def main(selected: list[str]) -> int:
+def main(selected: list[str], dialect: str | None = None) -> int:
     failures = 0
     paths = [p for p in notebook_paths() if not selected or p.name[:2] in selected]
     for path in paths:
         start = time.monotonic()
         try:
-            nb = execute(path)
+            nb = execute(path, dialect=dialect)
         except CellExecutionError as exc:
             failures += 1
             reason = str(exc).strip().splitlines()[-1][:120]
@@ -32,4 +32,10 @@ def main(selected: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    chosen = None
+    if "--dialect" in args:
+        at = args.index("--dialect")
+        chosen = args[at + 1]
+        del args[at:at + 2]
+    sys.exit(main(args, chosen))
