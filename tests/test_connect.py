@@ -1,0 +1,106 @@
+"""connect() end to end: providers, the embedded replay server, recording and replaying."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import helpers
+from helpers import cassette, events
+from helpers.providers import get_api_key, get_provider
+from helpers.replay import serve_in_background
+
+FAKE_KEY = "sk-test-CONNECTKEY0123456789abcdef"
+
+
+def text_turn(client) -> list[dict]:
+    """The client actions of cassette 10_record_and_replay; returns the server events received."""
+    client.wait_for("session.created", timeout=5)
+    client.send(events.session_update(events.session_config(client.dialect, output="audio")))
+    client.wait_for("session.updated", timeout=5)
+    client.send(events.user_text("Say hello in one short sentence."))
+    client.wait_for("conversation.item.created", timeout=5)
+    client.send(events.response_create())
+    list(client.stream(until="response.done", timeout=10))
+    client.wait_for("rate_limits.updated", timeout=5)
+    return [f.event for f in client.history if f.source == "server"]
+
+
+def test_replay_is_the_default_and_runs_a_turn(monkeypatch):
+    monkeypatch.delenv("REALTIME_PROVIDER", raising=False)
+    with helpers.connect(cassette="10_record_and_replay", speed=0, log=False) as client:
+        received = text_turn(client)
+    assert client.provider == "replay" and client.dialect == "beta"
+    assert received[-1]["type"] in ("response.done", "rate_limits.updated")
+    transcript = "".join(e["delta"] for e in received if e["type"] == "response.audio_transcript.delta")
+    assert transcript.startswith("Hello")
+
+
+def test_dialect_override_gives_ga_names(monkeypatch):
+    monkeypatch.setenv("REALTIME_DIALECT", "ga")
+    with helpers.connect("replay", cassette="10_record_and_replay", speed=0, log=False) as client:
+        received = text_turn(client)
+    types = {e["type"] for e in received}
+    assert client.dialect == "ga"
+    assert "response.output_audio.delta" in types and "response.audio.delta" not in types
+
+
+def test_recording_replays_to_the_same_server_frames(tmp_path):
+    """Record a session held against the replay server, serve the recording, replay it."""
+    recorded = tmp_path / "10_record_and_replay.jsonl"
+    with helpers.connect("replay", cassette="10_record_and_replay", record=recorded, speed=0,
+                         api_key=FAKE_KEY, log=False) as client:
+        first = text_turn(client)
+    tape = cassette.load(recorded)
+    assert tape.meta["provenance"]["kind"] == "recorded"
+    assert FAKE_KEY not in recorded.read_text()
+    assert [f.event for f in tape.frames if f.source == "server" and f.event] == first
+    with serve_in_background(cassettes=tmp_path, speed=0) as server:
+        with helpers.connect("replay", url=server.url, cassette="10_record_and_replay", log=False) as client:
+            second = text_turn(client)
+    assert second == first
+
+
+def test_keys_come_from_the_environment_and_never_show(monkeypatch, tmp_path):
+    monkeypatch.setenv("STEPFUN_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("REALTIME_LOG_DIR", str(tmp_path))
+    assert get_api_key(get_provider("stepfun")) == FAKE_KEY
+    with serve_in_background(require_key=FAKE_KEY, speed=0) as server:
+        with helpers.connect("replay", url=server.url, cassette="01_connect", api_key=FAKE_KEY) as client:
+            client.wait_for("session.created", timeout=5)
+            shown = repr(client) + str(client.history)
+    assert FAKE_KEY not in shown
+    for path in tmp_path.iterdir():
+        assert FAKE_KEY not in path.read_text()
+
+
+def test_wrong_key_is_an_error_then_a_close(monkeypatch):
+    with serve_in_background(require_key=FAKE_KEY, speed=0) as server:
+        with helpers.connect("replay", url=server.url, cassette="01_connect", api_key="sk-wrong-key-123456",
+                             log=False) as client:
+            with pytest.raises(helpers.RealtimeServerError) as info:
+                client.wait_for("session.created", timeout=5)
+            assert info.value.code == "invalid_api_key"
+            assert FAKE_KEY not in str(info.value)
+            with pytest.raises(helpers.RealtimeConnectionClosed):
+                client.wait_for("session.created", timeout=5)
+
+
+def test_missing_key_is_a_clear_error_without_prompting(monkeypatch):
+    for name in ("STEPFUN_API_KEY", "STEP_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(RuntimeError, match="STEPFUN_API_KEY"):
+        helpers.connect("stepfun")
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="unknown provider"):
+        helpers.connect("nope")
+    with pytest.raises(ValueError, match="dialect"):
+        helpers.connect("replay", dialect="v2")
+    with pytest.raises(TypeError, match="replay provider"):
+        helpers.connect("openai", api_key="sk-x", speed=0)
+    with pytest.raises(ValueError, match="cassette name"):
+        helpers.connect("replay", record=True)
