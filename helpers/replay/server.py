@@ -1,0 +1,121 @@
+"""The thin asyncio adapter: the `websockets` library around the pure engine.
+
+Serves ``/v1/realtime`` and ``/realtime`` (WebSocket), answers ``GET /health`` with 200 "ok",
+and echoes the ``realtime`` subprotocol when a browser offers it. All protocol decisions are
+the engine's (`helpers.replay.engine`); this module only moves frames and keeps time.
+Keys and Authorization headers are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .engine import Library, Options, Refusal, Session, open_session
+
+PATHS = ("/v1/realtime", "/realtime")
+MAX_FRAME_BYTES = 32 * 1024 * 1024  # above the 15 MiB append limit, so the engine can answer with an error
+log = logging.getLogger("helpers.replay")
+
+
+class ReplayServer:
+    """Serves the cassettes of one folder; `reports` collects one summary per finished session."""
+
+    def __init__(self, cassettes: str | Path | None, options: Options | None = None,
+                 on_report: Callable[[dict], None] | None = None):
+        self.library = Library(cassettes) if cassettes is not None else None
+        self.options = options or Options()
+        self.reports: list[dict] = []
+        self._on_report = on_report
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0):
+        """The `websockets` server (an async context manager) listening on host:port."""
+        return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
+                     max_size=MAX_FRAME_BYTES, compression=None, server_header="helpers-replay")
+
+    @staticmethod
+    def _process_request(connection: ServerConnection, request):
+        path = urlsplit(request.path).path.rstrip("/")
+        if path == "/health":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if path not in PATHS:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"Not found: use {' or '.join(PATHS)}\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        query = dict(parse_qsl(urlsplit(ws.request.path).query))
+        headers = {name.lower(): value for name, value in ws.request.headers.raw_items()}
+        offered = tuple(p.strip() for value in ws.request.headers.get_all("Sec-WebSocket-Protocol")
+                        for p in value.split(","))
+        outcome = open_session(query, headers, self.library, self.options, offered)
+        if isinstance(outcome, Refusal):
+            await ws.send(outcome.text)
+            await ws.close(outcome.code, outcome.reason)
+            return
+        session: Session = outcome
+        loop = asyncio.get_running_loop()
+        session.start(loop.time())
+        wake = asyncio.Event()
+        writer = asyncio.create_task(self._write(ws, session, wake))
+        try:
+            async for message in ws:
+                session.receive(message, loop.time())
+                wake.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            self._finish(session)
+
+    @staticmethod
+    async def _write(ws: ServerConnection, session: Session, wake: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                wake.clear()
+                for text in session.poll(loop.time()):
+                    await ws.send(text)
+                if session.close is not None:
+                    await ws.close(*session.close)
+                    return
+                deadline = session.next_deadline()
+                timer = loop.call_at(deadline, wake.set) if deadline is not None else None
+                await wake.wait()
+                if timer is not None:
+                    timer.cancel()
+        except ConnectionClosed:
+            pass
+
+    def _finish(self, session: Session) -> None:
+        report = session.report()
+        self.reports.append(report)
+        if not report["ok"]:
+            log.warning("strict replay: %s", report["message"])
+        if self._on_report is not None:
+            self._on_report(report)
+
+
+def _select_subprotocol(connection: ServerConnection, offered) -> str | None:
+    """Echo ``realtime`` when offered (browsers may fail the handshake otherwise); accept none."""
+    return "realtime" if "realtime" in offered else None
+
+
+async def run(server: ReplayServer, host: str, port: int, started: Callable[[Server], None],
+              stop: asyncio.Event) -> None:
+    """Serve until `stop` is set; `started` is called once the socket listens."""
+    async with server.serve(host, port) as ws_server:
+        started(ws_server)
+        await stop.wait()
+
+
+def url_of(ws_server: Server) -> str:
+    """``ws://HOST:PORT`` of a listening server."""
+    host, port = next(iter(ws_server.sockets)).getsockname()[:2]
+    return f"ws://{host}:{port}"
