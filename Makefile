@@ -23,8 +23,8 @@ unit: setup
 	$(BIN)/pytest -q tests
 
 notebooks-check: setup
-	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/
-	REALTIME_PROVIDER=replay REALTIME_DIALECT=ga $(NBVAL) --nbval-lax notebooks/
+	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
+	REALTIME_PROVIDER=replay REALTIME_DIALECT=ga $(NBVAL) --nbval-lax notebooks/*.ipynb
 
 notebooks: setup  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/nav.py
