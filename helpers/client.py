@@ -171,17 +171,19 @@ class RealtimeClient:
             raise type(exc)(f"event {event['type']!r} is not JSON-serialisable: {exc}") from None
         if self._closed.is_set():
             raise RealtimeConnectionClosed(self.close_code, self.close_reason, "cannot send")
-        t = self._now()
+        frame = Frame(self._now(), "client", event)
+        # Kept before sending, so that a fast reply never comes first in history or a recording.
+        self.history.append(frame)
+        if self._log is not None:
+            self._write_log(frame.t, "client", event, None if event["type"] in _AUDIO_FIELDS else text)
+        if self._recorder is not None:
+            self._recorder.add(frame.t, "client", event)
         try:
             with self._send_lock:
                 self._app.send(text)
         except (websocket.WebSocketConnectionClosedException, OSError, AttributeError) as exc:
+            self.history.remove(frame)
             raise RealtimeConnectionClosed(self.close_code, self.close_reason, f"cannot send ({exc})") from None
-        self.history.append(Frame(t, "client", event))
-        if self._log is not None:
-            self._write_log(t, "client", event, None)
-        if self._recorder is not None:
-            self._recorder.add(t, "client", event)
         return event
 
     # -- receiving ---------------------------------------------------------------------

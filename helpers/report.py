@@ -134,7 +134,7 @@ def _since(start: float | None, end: float | None) -> int | None:
 
 
 def _ms(value: int | None) -> str:
-    return MISSING if value is None else f"{value:,} ms"
+    return MISSING if value is None else f"{value} ms"
 
 
 def _tokens(total: int | None, **parts: int | None) -> str:

@@ -32,7 +32,7 @@ def replay_env(dialect: str | None = None) -> dict[str, str]:
 def execute(path: Path, timeout: int = 120, dialect: str | None = None) -> nbformat.NotebookNode:
     """Run a notebook top to bottom in a fresh kernel (cwd = its folder) and return it."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
     saved = dict(os.environ)
     os.environ.clear()
