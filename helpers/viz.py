@@ -24,7 +24,7 @@ TRUNCATE_COLOR = "tab:red"
 _AUDIO_DELTAS = aliases("response.audio.delta")
 _ENVELOPE_POINTS = 4000            # longer audio is drawn as a min/max envelope of this many columns
 _CHAR_WIDTH = 0.0068               # width of one 7 pt character, as a fraction of the x range
-_LEVELS = 4                        # label rows per lane
+_LEVELS = 6                        # label rows per lane
 
 
 def plot_waveform(audio, *, rate: int = SAMPLE_RATE, spans: Iterable[tuple[float, float]] = (),
@@ -77,12 +77,12 @@ def plot_timeline(frames: Sequence[Frame], *, title: str | None = None):
     for frame in frames:
         if not isinstance(frame, Frame):
             raise TypeError(f"plot_timeline takes helpers.cassette.Frame objects, not {type(frame).__name__}")
-    fig, ax = _figure(4.0)
+    fig, ax = _figure(4.6)
     t0 = min(f.t for f in frames)
     end = max(f.t for f in frames) - t0
     x_min, x_max = -0.02 * max(end, 0.1), end * 1.12 + 0.05
     span = x_max - x_min
-    lanes = {"server": 0.0, "client": 1.6}
+    lanes = {"server": 0.0, "client": 2.1}
     colors = {"server": SERVER_COLOR, "client": CLIENT_COLOR}
     for source, y in lanes.items():
         ax.axhline(y, color=colors[source], linewidth=0.6, alpha=0.4)
@@ -112,7 +112,7 @@ def plot_timeline(frames: Sequence[Frame], *, title: str | None = None):
     _annotate_latency(ax, frames, t0)
     _annotate_truncation(ax, frames, t0)
     ax.set_xlim(x_min, x_max)
-    ax.set_ylim(-0.65, 3.0)
+    ax.set_ylim(-0.65, 3.8)
     ax.set_yticks(list(lanes.values()), list(lanes))
     ax.set_xlabel("time since first frame (s)")
     ax.set_title(title or f"{len(frames)} frames over {end:.2f} s", fontsize=10)

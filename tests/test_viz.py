@@ -87,7 +87,7 @@ def test_figures_are_closed_so_notebooks_show_them_once():
     fig = plot_timeline(audio_turn())
     wave = plot_waveform(np.zeros(2400, dtype=np.float32))
     assert plt.get_fignums() == before
-    assert fig.get_figwidth() == 10 and fig.get_figheight() <= 4
+    assert fig.get_figwidth() == 10 and fig.get_figheight() <= 5
     assert wave.get_figwidth() == 10 and wave.get_figheight() <= 3
 
 
