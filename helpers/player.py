@@ -322,7 +322,7 @@ class PyAudioPlayer(Player):
         import pyaudio
 
         self._pyaudio = pyaudio
-        with _quiet_stderr():
+        with quiet_stderr():
             self._pa = pyaudio.PyAudio()
             try:
                 self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=SAMPLE_RATE,
@@ -355,7 +355,7 @@ def output_device_problem() -> str | None:
         import pyaudio
     except ImportError:
         return "pyaudio is not installed"
-    with _quiet_stderr():
+    with quiet_stderr():
         pa = pyaudio.PyAudio()
         try:
             pa.get_default_output_device_info()
@@ -387,7 +387,7 @@ def open_player(prefer: str = "auto", *, prebuffer_ms: float = PREBUFFER_MS, ver
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_stderr():
     """Silence file descriptor 2 while PortAudio probes devices (ALSA and JACK print pages of noise).
 
     Jupyter forwards fd 2 to the notebook, so without this the probe would fill cell outputs.

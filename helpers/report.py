@@ -37,6 +37,7 @@ class TurnReport:
     output_text_tokens: int | None
     output_audio_tokens: int | None
     cost: pricing.Cost | None
+    prices: str | None = None
     note: str = ""
 
     def rows(self) -> list[tuple[str, str]]:
@@ -56,6 +57,7 @@ class TurnReport:
             ("output tokens", _tokens(self.output_tokens, text=self.output_text_tokens,
                                       audio=self.output_audio_tokens)),
             ("cost", cost),
+            ("prices", self.prices or MISSING),
         ] + ([("note", self.note)] if self.note else [])
 
     def __str__(self) -> str:
@@ -95,10 +97,12 @@ def turn_report(conversation: Conversation, response_id: str | None = None,
     model = model or conversation.session.get("model")
     usage = response.usage
     tokens = pricing.split_usage(usage) if usage else None
-    cost, note = None, ""
+    cost, prices, note = None, None, ""
     if usage and model:
         try:
             cost = pricing.cost(usage, model)
+            price = pricing.price(model)
+            prices = f"{price.source} (checked {price.checked})"
         except KeyError as exc:
             note = str(exc.args[0])
     elif usage:
@@ -125,6 +129,7 @@ def turn_report(conversation: Conversation, response_id: str | None = None,
         output_text_tokens=detail("output_token_details", "text_tokens"),
         output_audio_tokens=detail("output_token_details", "audio_tokens"),
         cost=cost,
+        prices=prices,
         note=note,
     )
 

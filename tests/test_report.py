@@ -55,6 +55,8 @@ def test_printed_report_is_stable():
         "input tokens      984 (text 984 · audio 0 · cached 960)",
         "output tokens     305 (text 61 · audio 244)",
         "cost              0.017072 USD",
+        "prices            https://developers.openai.com/api/docs/models/compare?model=gpt-realtime"
+        " (checked 2026-11-22)",
     ])
     page = report._repr_html_()
     assert page.startswith("<table>") and "<th style='text-align:left'>cost</th>" in page
