@@ -462,7 +462,7 @@ class Conversation:
             return f"{role}: {item.text}{status}"
         if item.truncated:
             said = f' (generated: "{item.transcript}")' if item.transcript else ""
-            return (f"{role} (audio, heard {item.heard_ms / 1000:.2f} of {item.audio_ms / 1000:.2f} s): "
+            return (f"{role} (audio, heard {item.heard_ms / 1000:.2f} s of {item.audio_ms / 1000:.2f} s): "
                     f"[transcript removed by truncation]{said}{status}")
         length = f" {item.audio_ms / 1000:.2f} s" if item.audio else ""
         return f"{role} (audio{length}): {item.transcript or '[no transcript]'}{status}"

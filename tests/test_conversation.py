@@ -361,7 +361,7 @@ def test_truncation_keeps_heard_audio_and_drops_the_transcript(dialect):
     assert item.remembered_text is None
     assert item.transcript == "One, two, three, four, five, six, seven, eight, nine, ten."
     assert conversation.lines()[-1] == (
-        'assistant (audio, heard 0.50 of 1.00 s): [transcript removed by truncation] '
+        'assistant (audio, heard 0.50 s of 1.00 s): [transcript removed by truncation] '
         '(generated: "One, two, three, four, five, six, seven, eight, nine, ten.")')
 
 
