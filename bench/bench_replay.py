@@ -36,8 +36,8 @@ LATENESS_BUDGET_MS = 20.0
 CHUNK_MS = 100
 
 
-def build_cassette(folder: Path, seconds: float) -> Path:
-    """A beta cassette: one spoken answer of `seconds`, one 100 ms audio delta (+ a word) every 100 ms."""
+def build_cassette(folder: Path, seconds: float, responses: int = 1, name: str = "bench") -> Path:
+    """A beta cassette: `responses` spoken answers of `seconds`, a 100 ms audio delta (+ a word) every 100 ms."""
     import base64
     chunks = int(seconds * 1000 / CHUNK_MS)
     audio = base64.b64encode(bytes(CHUNK_MS * 48)).decode()
@@ -65,41 +65,119 @@ def build_cassette(folder: Path, seconds: float) -> Path:
     for n, (_, source, event) in enumerate(frames):
         if source == "server":
             event["event_id"] = f"event_bench{n:06d}"
-    tape = cassette.Cassette({"cassette": 1, "name": "bench", "provider": "bench", "dialect": "beta",
+    span = frames[-1][0] + 0.1
+    frames = [(t + k * span, source, event) for k in range(responses) for t, source, event in frames]
+    tape = cassette.Cassette({"cassette": 1, "name": name, "provider": "bench", "dialect": "beta",
                               "model": "step-1o-audio", "created": "2026-01-01T00:00:00Z",
                               "provenance": {"kind": "synthesized", "by": "bench/bench_replay.py"}},
                              [cassette.Frame(t, source, event) for t, source, event in frames])
-    return cassette.save(tape, folder / "bench.jsonl")
+    return cassette.save(tape, folder / f"{name}.jsonl")
 
 
 def schedule(path: Path) -> tuple[list[float], list[bool]]:
     """(offset after response.create, is-a-delta) for each server frame of the response, in order."""
     tape = cassette.load(path)
     start = next(f.t for f in tape.frames if f.source == "client")
-    server = [f for f in tape.frames if f.source == "server"]
+    end = next(i for i, f in enumerate(tape.frames) if f.event and f.event["type"] == "response.done")
+    server = [f for f in tape.frames[:end + 1] if f.source == "server"]
     return [f.t - start for f in server], [f.event["type"].endswith(".delta") for f in server]
 
 
 # -- load generator (runs in its own process) -------------------------------------------------
 
-async def _paced_session(url: str, offsets, is_delta, lateness: list, start_at: float) -> None:
-    import websockets
-    await asyncio.sleep(max(0.0, start_at - time.monotonic()))  # spread the connection ramp
-    async with websockets.connect(url, compression=None, max_size=None, open_timeout=30) as ws:
-        await ws.recv()  # session.created
-        sent = time.monotonic()
-        await ws.send('{"type":"response.create"}')
-        for offset, delta in zip(offsets, is_delta):
-            await ws.recv()
-            if delta:
-                lateness.append(time.monotonic() - sent - offset)
+class _Barrier:
+    """Releases everyone once `parties` have arrived (a failed session arrives too)."""
+
+    def __init__(self, parties: int):
+        self.left, self.open = parties, asyncio.Event()
+
+    def arrive(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.open.set()
+
+
+class _Probe(asyncio.Protocol):
+    """A lean paced-session client on websockets' Sans-I/O protocol: it timestamps each frame as
+    it comes off the socket, so the load generator's own overhead stays out of the lateness."""
+
+    def __init__(self, url: str, offsets, is_delta, lateness: list):
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+        self.ws = ClientProtocol(parse_uri(url), max_size=None)
+        self.offsets, self.is_delta, self.lateness = offsets, is_delta, lateness
+        self.index = -1  # -1: waiting for session.created
+        self.sent = 0.0
+        self.connected = asyncio.get_running_loop().create_future()
+        self.finished = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.ws.send_request(self.ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        from websockets.frames import Frame, Opcode
+        now = time.monotonic()
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if not isinstance(event, Frame) or event.opcode is not Opcode.TEXT:
+                continue
+            if self.index < 0:
+                self.index = 0
+                if not self.connected.done():
+                    self.connected.set_result(None)
+                continue
+            if self.is_delta[self.index]:
+                self.lateness.append(now - self.sent - self.offsets[self.index])
+            self.index += 1
+            if self.index == len(self.offsets) and not self.finished.done():
+                self.finished.set_result(None)
+        self._flush()
+
+    def connection_lost(self, exc) -> None:
+        for future in (self.connected, self.finished):
+            if not future.done():
+                future.set_exception(ConnectionError(f"closed after {self.index} frames: {exc}"))
+
+    def start_response(self) -> None:
+        self.sent = time.monotonic()
+        self.ws.send_text(b'{"type":"response.create"}')
+        self._flush()
+
+    def _flush(self) -> None:
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+
+
+async def _paced_session(url: str, offsets, is_delta, lateness: list, handshakes: asyncio.Semaphore,
+                         barrier: _Barrier, start_in: float) -> None:
+    from urllib.parse import urlsplit
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(url)
+    try:
+        async with handshakes:  # bound the concurrent handshakes of the ramp
+            transport, probe = await loop.create_connection(
+                lambda: _Probe(url, offsets, is_delta, lateness), parts.hostname, parts.port)
+            await asyncio.wait_for(probe.connected, 60)  # session.created
+    finally:
+        barrier.arrive()
+    try:
+        await barrier.open.wait()  # every session is connected: from here on, steady-state streaming
+        await asyncio.sleep(start_in)  # responses start spread over one second, as real turns would
+        probe.start_response()
+        await asyncio.wait_for(probe.finished, 60)
+    finally:
+        transport.close()
 
 
 async def _capacity(url: str, sessions: int, offsets, is_delta) -> dict:
     lateness: list[float] = []
-    begin = time.monotonic()
-    tasks = [_paced_session(url, offsets, is_delta, lateness, begin + 1.0 * i / sessions) for i in range(sessions)]
-    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 120)
+    handshakes, barrier = asyncio.Semaphore(50), _Barrier(sessions)
+    tasks = [_paced_session(url, offsets, is_delta, lateness, handshakes, barrier, i / sessions)
+             for i in range(sessions)]
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 150)
     failed = [r for r in results if isinstance(r, BaseException)]
     ms = sorted(x * 1000 for x in lateness)
     pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))] if ms else float("nan")  # noqa: E731
@@ -130,6 +208,9 @@ async def _fast(url: str, clients: int, responses: int) -> dict:
 
 
 def load_main(args) -> None:
+    import gc
+    gc.freeze()  # as the server does: no cyclic-GC pauses in the middle of a measurement
+    gc.set_threshold(50_000, 20, 20)
     offsets, is_delta = schedule(Path(args.cassette))
     if args.mode == "capacity":
         result = asyncio.run(_capacity(args.url, args.sessions, offsets, is_delta))
@@ -175,27 +256,37 @@ def _load(cassette_path: Path, url: str, mode: str, sessions: int, responses: in
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def driver_main(args) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_replay_"))
     paced = build_cassette(folder, args.seconds)
+    build_cassette(folder, args.seconds, responses=10, name="bench_fast")
     server, base = _start([sys.executable, "-m", "helpers.replay", "--cassettes", str(folder), "--port", "0"])
     try:
-        print(f"replay server {base}; cassette: {args.seconds:g} s answer, a delta pair every {CHUNK_MS} ms")
+        print(f"replay server {base}; cassette: {args.seconds:g} s answer, a delta pair every {CHUNK_MS} ms; "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other work on this machine counts)")
         print("(a) real-time capacity, lateness of each delta measured in a separate load-generator process")
         best = 0
         for level in args.levels:
+            cpu = _cpu_seconds(server.pid)
             r = _load(paced, f"{base}/v1/realtime?model=step-1o-audio&cassette=bench", "capacity", level)
+            cpu = _cpu_seconds(server.pid) - cpu
             ok = r["failed"] == 0 and r["p99_ms"] <= LATENESS_BUDGET_MS
             best = level if ok else best
             print(f"  {level:5d} sessions: {r['deltas']:6d} deltas  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
                   f"  max {r['max_ms']:6.1f} ms  failed {r['failed']}{' ' + str(r['errors']) if r['errors'] else ''}"
-                  f"  -> {'ok' if ok else 'over budget'}")
+                  f"  server CPU {cpu:5.2f} s  -> {'ok' if ok else 'over budget'}")
         print(f"  capacity with p99 <= {LATENESS_BUDGET_MS:g} ms: {best} sessions = {best / TARGET_SESSIONS:.2f}x "
-              f"the {TARGET_SESSIONS}-session target")
+              f"the {TARGET_SESSIONS}-session target (load average now {os.getloadavg()[0]:.2f})")
         naive, naive_base = _start([sys.executable, __file__, "--naive", "--cassette", str(paced)])
         try:
             print("(b) fast mode (speed=0), 20 concurrent clients x 10 responses")
-            ours = _load(paced, f"{base}/v1/realtime?model=step-1o-audio&cassette=bench&speed=0", "fast", 20, 10)
+            ours = _load(paced, f"{base}/v1/realtime?model=step-1o-audio&cassette=bench_fast&speed=0", "fast", 20, 10)
             peer = _load(paced, naive_base, "fast", 20, 10)
             print(f"  replay server : {ours['events_per_s']:9.0f} events/s ({ours['events']} events)")
             print(f"  naive peer    : {peer['events_per_s']:9.0f} events/s (json.dumps per frame, no protocol engine)")
@@ -210,7 +301,7 @@ def driver_main(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", default="100,250,500,1000", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--levels", default="100,250,500,750,1000", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the paced answer")
     parser.add_argument("--load", choices=("capacity", "fast"), help=argparse.SUPPRESS)
     parser.add_argument("--naive", action="store_true", help=argparse.SUPPRESS)

@@ -67,19 +67,20 @@ def test_stepfun_guide_websocket_client(cli, tmp_path):
     # Server VAD hears the WAV header as a click (a turn of its own, answered at once), then the
     # speech, which barges in on that answer: the second response.done is a cancellation.
     assert done.acquire(timeout=5)
-    ws.close()
-    thread.join(5)
+    ws.close()  # as the guide does; its daemon run_forever thread notices within websocket-client's select timeout
 
-    kinds = [m["type"] for m in received_messages]
+    with lock:
+        messages = list(received_messages)
+    kinds = [m["type"] for m in messages]
     assert kinds[0] == "session.created" and "session.updated" in kinds
     assert kinds.count("input_audio_buffer.speech_started") == 2 and "input_audio_buffer.committed" in kinds
-    audio = b"".join(base64.b64decode(m["delta"]) for m in received_messages if m["type"] == "response.audio.delta")
+    audio = b"".join(base64.b64decode(m["delta"]) for m in messages if m["type"] == "response.audio.delta")
     assert len(audio) == 20 * 100 * 48  # the first recorded answer, 2 s
-    dones = [m["response"] for m in received_messages if m["type"] == "response.done"]
+    dones = [m["response"] for m in messages if m["type"] == "response.done"]
     assert dones[1]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
     # the guide's manual commit and response.create come after VAD did both: real errors, the session lives on
     assert all(m["error"]["code"] in ("input_audio_buffer_commit_empty", "conversation_already_has_active_response",
-                                      "no_recorded_response") for m in received_messages if m["type"] == "error")
+                                      "no_recorded_response") for m in messages if m["type"] == "error")
 
 
 def test_colab_guide_websockets_client(cli):

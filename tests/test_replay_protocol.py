@@ -18,7 +18,7 @@ class Client:
     """A plain `websockets` client that sends dicts and receives events."""
 
     def __init__(self, server, cassette: str | None = "text_turn", model: str = "step-1o-audio", **query):
-        self.ws = connect(url(server.url, model, cassette=cassette, **query))
+        self.ws = connect(url(server.url, model, cassette=cassette, **query), max_queue=None)  # never stall on close
         self.created = self.recv()
         assert self.created["type"] == "session.created"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                           latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
     except ValueError as exc:
         parser.error(str(exc))
+    # A server process holds many long-lived connection objects and makes almost no cyclic
+    # garbage, yet CPython's default thresholds rescan them all, stalling every stream for
+    # 60-150 ms with 1,000 sessions (bench/bench_replay.py). Collect rarely instead.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     asyncio.run(_serve(args, options))
     return 0
 

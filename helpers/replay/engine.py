@@ -80,7 +80,6 @@ class Step:
     kind: str
     event: dict
     text: str | None  # pre-serialised JSON; None when patched live
-    line: int
     audio_bytes: int = 0
 
 
@@ -99,7 +98,7 @@ class RecordedResponse:
 class _Run:
     line: int
     trigger_t: float
-    frames: list[tuple[float, int, dict]]
+    frames: list[tuple[float, dict]]
     item_ids: set = field(default_factory=set)
 
 
@@ -122,7 +121,7 @@ class Recording:
         self.session: dict | None = None
         self.opening: list[dict] = []
         self._runs: list[_Run] = []
-        self._transcriptions: list[list[tuple[float, int, dict]]] = []
+        self._transcriptions: list[list[tuple[float, dict]]] = []
         self._cache: dict[str, tuple[list[RecordedResponse], list[list[Step]]]] = {}
         self._extract(cassette)
 
@@ -131,7 +130,7 @@ class Recording:
         current: _Run | None = None
         finished: _Run | None = None
         committed: list[tuple[str, float]] = []
-        transcripts: dict[str, list[tuple[float, int, dict]]] = {}
+        transcripts: dict[str, list[tuple[float, dict]]] = {}
         for line, frame in enumerate(cassette.frames, start=2):
             event = frame.event
             if not isinstance(event, dict):
@@ -154,22 +153,22 @@ class Recording:
                 committed.append((str(event.get("item_id")), frame.t))
                 continue
             if kind.startswith("conversation.item.input_audio_transcription."):
-                transcripts.setdefault(str(event.get("item_id")), []).append((frame.t, line, event))
+                transcripts.setdefault(str(event.get("item_id")), []).append((frame.t, event))
                 continue
             if kind == "response.created":
-                current = _Run(line, frame.t if trigger_t is None else trigger_t, [(frame.t, line, event)])
+                current = _Run(line, frame.t if trigger_t is None else trigger_t, [(frame.t, event)])
                 self._runs.append(current)
                 trigger_t = finished = None
                 continue
             if current is not None:
                 if self._belongs(kind, event, current):
-                    current.frames.append((frame.t, line, event))
+                    current.frames.append((frame.t, event))
                 if kind == "response.done":
                     finished, current = current, None
             elif finished is not None and kind == "rate_limits.updated":
-                finished.frames.append((frame.t, line, event))
+                finished.frames.append((frame.t, event))
         for item_id, t in committed:
-            self._transcriptions.append([(ft - t, line, ev) for ft, line, ev in transcripts.get(item_id, [])])
+            self._transcriptions.append([(ft - t, ev) for ft, ev in transcripts.get(item_id, [])])
 
     @staticmethod
     def _belongs(kind: str, event: dict, run: _Run) -> bool:
@@ -182,14 +181,6 @@ class Recording:
             return kind in _LIVE_ACKS and item.get("id") in run.item_ids
         return True
 
-    @property
-    def response_count(self) -> int:
-        return len(self._runs)
-
-    def response_line(self, index: int) -> int:
-        """The cassette line where recorded response `index` starts."""
-        return self._runs[index].line
-
     def prepared(self, dialect: str) -> tuple[list[RecordedResponse], list[list[Step]]]:
         """(responses, transcriptions) converted to `dialect`; computed once, then cached."""
         if dialect not in self._cache:
@@ -198,14 +189,14 @@ class Recording:
         return self._cache[dialect]
 
     def _prepare_run(self, run: _Run, dialect: str) -> RecordedResponse:
-        events = [ev for _, _, ev in run.frames]
+        events = [ev for _, ev in run.frames]
         steps, usage, deltas = [], None, 0
         for index, event in convert_run(events, dialect):
-            t, line, _ = run.frames[index]
+            t = run.frames[index][0]
             kind = event["type"]
             audio = _b64_size(event.get("delta", "")) if GA_TO_BETA.get(kind, kind) == "response.audio.delta" else 0
             text = None if kind in _LIVE_ACKS else _dumps(event)
-            steps.append(Step(max(0.0, t - run.trigger_t), kind, event, text, line, audio))
+            steps.append(Step(max(0.0, t - run.trigger_t), kind, event, text, audio))
             deltas += kind.endswith(".delta")
             if kind == "response.done" and isinstance(event.get("response"), dict):
                 usage = event["response"].get("usage")
@@ -214,8 +205,8 @@ class Recording:
 
     @staticmethod
     def _prepare_transcription(frames, dialect: str) -> list[Step]:
-        return [Step(max(0.0, delay), ev.get("type", ""), convert_event(ev, dialect), None, line)
-                for delay, line, ev in frames]
+        return [Step(max(0.0, delay), ev.get("type", ""), convert_event(ev, dialect), None)
+                for delay, ev in frames]
 
 
 class Library:
@@ -440,6 +431,7 @@ class _OutputItem:
     index: int
     parts: dict = field(default_factory=dict)
     arguments: str = ""
+    arguments_done: bool = False
     final: dict | None = None
 
 
@@ -466,7 +458,8 @@ class Session:
 
     `receive(message, now)` takes a client frame; `poll(now)` returns the JSON texts due by
     `now`; `next_deadline()` says when to poll next. `close` becomes (code, reason) when the
-    server ends the connection (faults, ``session.close``) once `poll` has drained.
+    server ends the connection (faults, ``session.close``) once `poll` has drained. `items` is
+    the live conversation, `config` the live session object (both in the connection's dialect).
     """
 
     def __init__(self, recording: Recording | None, dialect: str, *, model: str, options: Options | None = None,
@@ -502,23 +495,20 @@ class Session:
         self._counters[prefix] += 1
         return f"{prefix}_{self._tag}{self._counters[prefix]:08d}"
 
-    def _emit(self, event: dict | str, due: float) -> None:
+    def _emit(self, text: str, due: float) -> None:
         if self._closing is not None:
             return
-        if isinstance(event, dict):
-            event.setdefault("event_id", self._new_id("event"))
-            event = _dumps(event)
         at = due
         if self.options.latency_ms or self.options.jitter_ms:
             at += (self.options.latency_ms + self._rng.uniform(0, self.options.jitter_ms)) / 1000
         self._last_at = max(at, self._last_at)
-        self._outbox.append((self._last_at, event))
+        self._outbox.append((self._last_at, text))
         self.events_sent += 1
         if self.options.close_after is not None and self.events_sent >= self.options.close_after:
             self._closing = (1011, f"close_after fault: closed after {self.events_sent} server events")
 
     def _send(self, kind: str, now: float, **fields) -> None:
-        self._emit({"type": event_name(kind, self.dialect), "event_id": self._new_id("event"), **fields}, now)
+        self._emit(_dumps({"type": event_name(kind, self.dialect), "event_id": self._new_id("event"), **fields}), now)
 
     def _error(self, err: _Error, client_event_id: str | None, now: float) -> None:
         self.errors.append(err.code)
@@ -880,7 +870,7 @@ class Session:
         elif kind.endswith(".done") and kind.startswith("response.") and part is not None:
             part.closed.add(kind)
         elif kind == "response.function_call_arguments.done" and state:
-            state.parts["args"] = _Part("args", closed={kind})
+            state.arguments_done = True
         if kind == "response.output_item.done" and isinstance(event.get("item"), dict):
             final = copy.deepcopy(event["item"])
             if final.get("id") in active.items:
@@ -896,12 +886,15 @@ class Session:
     def _patched_ack(self, event: dict) -> str:
         """An assistant item ack with `previous_item_id` from the live item list."""
         item = event.get("item") if isinstance(event.get("item"), dict) else {}
-        ids = [i.get("id") for i in self.items]
-        if item.get("id") not in ids:
+        if all(existing.get("id") != item.get("id") for existing in self.items):
             self.items.append(copy.deepcopy(item))
-            ids.append(item.get("id"))
-        position = ids.index(item.get("id"))
-        return _dumps(dict(event, previous_item_id=ids[position - 1] if position else None))
+        return _dumps(dict(event, previous_item_id=self._previous_id(item.get("id"))))
+
+    def _previous_id(self, item_id: str | None) -> str | None:
+        """The id of the item before `item_id` in the live list (None at the start or when absent)."""
+        ids = [existing.get("id") for existing in self.items]
+        position = ids.index(item_id) if item_id in ids else 0
+        return ids[position - 1] if position else None
 
     def _replace_item(self, item: dict) -> None:
         for index, existing in enumerate(self.items):
@@ -929,13 +922,13 @@ class Session:
         ids = {"response_id": rid, "item_id": item_id, "output_index": state.index}
         item = copy.deepcopy(state.item)
         if item.get("type") == "function_call":
-            if "args" not in state.parts:
+            if not state.arguments_done:
                 extra = {"name": item.get("name", "")} if self.dialect == "ga" else {}
                 self._send("response.function_call_arguments.done", now, **ids, call_id=item.get("call_id"),
                            arguments=state.arguments, **extra)
             item["arguments"] = state.arguments
         content = []
-        for index, part in sorted((k, v) for k, v in state.parts.items() if isinstance(k, int)):
+        for index, part in sorted(state.parts.items()):
             if part.type == "audio":
                 if "response.audio.done" not in part.closed:
                     self._send("response.audio.done", now, **ids, content_index=index)
@@ -956,9 +949,7 @@ class Session:
         item = convert_item(item, self.dialect)
         self._replace_item(item)
         if self.dialect == "ga":
-            position = [i.get("id") for i in self.items].index(item_id) if any(
-                i.get("id") == item_id for i in self.items) else 0
-            self._send("conversation.item.done", now, previous_item_id=self.items[position - 1]["id"] if position else None,
+            self._send("conversation.item.done", now, previous_item_id=self._previous_id(item_id),
                        item=copy.deepcopy(item))
         self._send("response.output_item.done", now, response_id=rid, output_index=state.index, item=item)
         return item

@@ -80,8 +80,11 @@ class ReplayServer:
         try:
             while True:
                 wake.clear()
-                for text in session.poll(loop.time()):
-                    await ws.send(text)
+                texts = session.poll(loop.time())
+                if len(texts) == 1:
+                    await ws.send(texts[0])
+                elif texts:
+                    await _send_batch(ws, texts)
                 if session.close is not None:
                     await ws.close(*session.close)
                     return
@@ -100,6 +103,20 @@ class ReplayServer:
             log.warning("strict replay: %s", report["message"])
         if self._on_report is not None:
             self._on_report(report)
+
+
+async def _send_batch(ws: ServerConnection, texts: list[str]) -> None:
+    """Send several text frames with one socket write (websockets' own send path, frames joined).
+
+    Loopback sends cost more in the kernel than everything else the server does, so frames
+    due together (an audio delta and its transcript delta) go out in one write.
+    """
+    async with ws.send_context():
+        for text in texts:
+            ws.protocol.send_text(text.encode())
+        data = b"".join(ws.protocol.data_to_send())
+        if data:
+            ws.transport.write(data)
 
 
 def _select_subprotocol(connection: ServerConnection, offered) -> str | None:
