@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from helpers.providers import get_api_key, get_provider
 from helpers.replay import serve_in_background
 
 FAKE_KEY = "sk-test-CONNECTKEY0123456789abcdef"
+MEDIA = Path(__file__).resolve().parent.parent / "media"
 
 
 def text_turn(client) -> list[dict]:
@@ -104,3 +106,30 @@ def test_bad_arguments_are_refused():
         helpers.connect("openai", api_key="sk-x", speed=0)
     with pytest.raises(ValueError, match="cassette name"):
         helpers.connect("replay", record=True)
+
+
+def test_whole_recording_items_get_their_recorded_transcription():
+    """04_audio_turn: a committed buffer, then a whole-file item; each gets its transcription."""
+    from helpers import audio
+
+    question_en = audio.to_pcm16(audio.load_audio(MEDIA / "question_en.wav", verbose=False))
+    question_zh = audio.to_pcm16(audio.load_audio(MEDIA / "question_zh.wav", verbose=False))
+    with helpers.connect("replay", cassette="04_audio_turn", speed=0, log=False) as client:
+        client.wait_for("session.created", timeout=5)
+        client.send(events.session_update(events.session_config(
+            client.dialect, turn_detection=None, transcription={"model": "whisper-1"})))
+        client.wait_for("session.updated", timeout=5)
+        for event in audio.append_events(question_en, progress=False, verbose=False):
+            client.send(event)
+        client.send(events.input_audio_commit())
+        first = client.wait_for("input_audio_buffer.committed", timeout=5)["item_id"]
+        heard = client.wait_for("conversation.item.input_audio_transcription.completed", timeout=5)
+        assert heard["item_id"] == first and heard["transcript"]
+        client.send(events.response_create())
+        client.wait_for("response.done", timeout=10)
+        client.send(events.user_audio(question_zh))
+        item = client.wait_for("conversation.item.created", timeout=5,
+                               where=lambda e: e["item"].get("role") == "user")["item"]
+        heard = client.wait_for("conversation.item.input_audio_transcription.completed", timeout=5)
+    assert heard["item_id"] == item["id"]
+    assert heard["transcript"].startswith("你好")

@@ -175,3 +175,19 @@ def test_cli_stops_on_sigint(cassette_dir):
     proc = start_cli(cassette_dir)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=10) == 0
+
+
+def test_debug_logs_never_hold_the_key(caplog):
+    import logging
+
+    import helpers
+    from helpers.replay import serve_in_background
+
+    key = "sk-test-LOGLEAK0123456789abcdef"
+    with caplog.at_level(logging.DEBUG):
+        with serve_in_background(speed=0) as server:
+            with helpers.connect("replay", url=server.url, api_key=key, log=False) as client:
+                client.wait_for("session.created", timeout=5)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Authorization" in text  # the handshake was logged ...
+    assert key not in text          # ... without the key

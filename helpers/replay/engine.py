@@ -11,7 +11,7 @@ What comes from the cassette (`Recording`):
    its ``response.done`` (plus a ``rate_limits.updated`` before the next client frame). A frame
    is due at (its t - the trigger's t) / speed after the live trigger: the client
    ``response.create``, or the ``input_audio_buffer.committed`` of a VAD turn. Speed 0 = no delay;
-3. the input transcriptions of each committed user audio item, replayed after the live commit
+3. the input transcriptions of each user audio item (committed, or created whole), replayed after the live commit
    of the matching user audio item (item id rewritten) when transcription is enabled.
 
 Everything else is computed live: the merged session, item acks with ``previous_item_id``,
@@ -154,6 +154,11 @@ class Recording:
                 continue
             if kind.startswith("conversation.item.input_audio_transcription."):
                 transcripts.setdefault(str(event.get("item_id")), []).append((frame.t, event))
+                continue
+            if kind in ("conversation.item.created", "conversation.item.added") and current is None:
+                item = event.get("item") if isinstance(event.get("item"), dict) else {}
+                if _is_user_audio(item) and all(item.get("id") != done for done, _ in committed):
+                    committed.append((str(item.get("id")), frame.t))  # a whole recording sent as an item
                 continue
             if kind == "response.created":
                 current = _Run(line, frame.t if trigger_t is None else trigger_t, [(frame.t, event)])
@@ -397,6 +402,12 @@ def _expect(value: Any, kind: type | tuple, param: str, wanted: str) -> Any:
         raise _Error("invalid_type", f"Invalid type for '{param}': expected {wanted}, but got "
                      f"{_type_name(value)} instead.", param)
     return value
+
+
+def _is_user_audio(item: dict) -> bool:
+    """True for a user message carrying audio (its transcription may follow)."""
+    return item.get("role") == "user" and any(
+        isinstance(part, dict) and part.get("type") == "input_audio" for part in item.get("content") or [])
 
 
 def _stored_part(part: dict) -> dict:
@@ -719,6 +730,10 @@ class Session:
         item = {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed", "role": "user",
                 "content": [{"type": "input_audio", "transcript": None}]}
         self._add_item(item, previous, now)
+        self._transcribe(item_id, now)
+
+    def _transcribe(self, item_id: str, now: float) -> None:
+        """Replay the next recorded input transcription for a new user audio item, if enabled."""
         index, self._next_transcription = self._next_transcription, self._next_transcription + 1
         transcription = self._input().get("transcription" if self.dialect == "ga" else "input_audio_transcription")
         if transcription and index < len(self._transcriptions) and self._transcriptions[index]:
@@ -782,6 +797,8 @@ class Session:
             item["id"] = self._new_id("item")
         item.update(object="realtime.item", status=item.get("status") or "completed")
         self._add_item(item, previous, now)
+        if _is_user_audio(item):
+            self._transcribe(item["id"], now)
 
     def _item_retrieve(self, event: dict, now: float) -> None:
         item = self.items[self._find(event["item_id"])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from http import HTTPStatus
 from pathlib import Path
 from typing import Callable
@@ -18,11 +19,26 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..cassette import scrub_text
 from .engine import Library, Options, Refusal, Session, open_session
 
 PATHS = ("/v1/realtime", "/realtime")
 MAX_FRAME_BYTES = 32 * 1024 * 1024  # above the 15 MiB append limit, so the engine can answer with an error
 log = logging.getLogger("helpers.replay")
+
+
+class _RedactCredentials(logging.Filter):
+    """websockets logs handshake headers at DEBUG: keep the key out of those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "authorization" in text.lower() or "api-key" in text.lower():
+            record.msg, record.args = scrub_text(re.sub(r"(?i)(authorization:\s*).*", r"\1<scrubbed>", text)), ()
+        return True
+
+
+_wire_log = logging.getLogger("helpers.replay.wire")
+_wire_log.addFilter(_RedactCredentials())
 
 
 class ReplayServer:
@@ -38,7 +54,7 @@ class ReplayServer:
     def serve(self, host: str = "127.0.0.1", port: int = 0):
         """The `websockets` server (an async context manager) listening on host:port."""
         return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
-                     max_size=MAX_FRAME_BYTES, compression=None, server_header="helpers-replay")
+                     max_size=MAX_FRAME_BYTES, compression=None, server_header="helpers-replay", logger=_wire_log)
 
     @staticmethod
     def _process_request(connection: ServerConnection, request):
