@@ -47,14 +47,17 @@ def nav_end(nxt) -> str:
     return f"{NAV_END}\n{tail}"
 
 
+CELL_IDS = {BADGE: "colab-badge", NAV: "nav-top", NAV_END: "nav-end"}
+
+
 def put(cells, marker: str, text: str, index: int) -> None:
     """Replace the cell holding `marker`, or insert one at `index` (negative: from the end)."""
     for cell in cells:
         if cell.cell_type == "markdown" and cell.source.startswith(marker):
             cell.source = text
+            cell["id"] = CELL_IDS[marker]
             return
-    new = nbformat.v4.new_markdown_cell(text)
-    new.pop("id", None)
+    new = nbformat.v4.new_markdown_cell(text, id=CELL_IDS[marker])
     cells.insert(index if index >= 0 else len(cells) + 1 + index, new)
 
 
