@@ -16,17 +16,13 @@ new session sees a real call and its result, and the pair is never split).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
+from .audio import BYTES_PER_MS, AudioBuffer
 from .cassette import Frame, scrub
-
-SAMPLE_RATE = 24_000
-BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # pcm16 mono: 48 bytes per millisecond
 
 _TEXT_PARTS = {"input_text", "text", "output_text"}
 _AUDIO_PARTS = {"input_audio", "audio", "output_audio"}
@@ -56,17 +52,17 @@ class Item:
     response_id: str | None = None
     audio_end_ms: int | None = None
     transcription_error: dict | None = None
-    audio: bytearray = field(default_factory=bytearray, repr=False)
+    audio: AudioBuffer = field(default_factory=AudioBuffer, repr=False)
 
     @property
     def audio_bytes(self) -> bytes:
         """The assistant audio received for this item (pcm16, 24 kHz, mono)."""
-        return bytes(self.audio)
+        return self.audio.pcm16
 
     @property
     def audio_ms(self) -> float:
         """Milliseconds of audio received for this item."""
-        return len(self.audio) / BYTES_PER_MS
+        return self.audio.duration_ms
 
     @property
     def truncated(self) -> bool:
@@ -82,7 +78,7 @@ class Item:
     def heard_audio(self) -> bytes:
         """The audio the model keeps (cut at the truncation point, on a sample boundary)."""
         end = int(self.heard_ms * BYTES_PER_MS) // 2 * 2
-        return bytes(self.audio[:end])
+        return self.audio.pcm16[:end]
 
     @property
     def remembered_text(self) -> str | None:
@@ -312,9 +308,9 @@ class Conversation:
         if item is not None:
             item.has_audio = True
             try:
-                item.audio += base64.b64decode(event.get("delta") or "", validate=True)
-            except binascii.Error as exc:
-                raise ValueError(f"audio delta for item {item.id!r} is not valid base64 ({exc})") from None
+                item.audio.add(event.get("delta") or "")
+            except ValueError as exc:
+                raise ValueError(f"item {item.id!r}: {exc}") from None
             self._first(event, item, "t_first_audio", t)
 
     def _on_transcript_delta(self, event: dict, t: float | None) -> None:

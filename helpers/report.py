@@ -11,7 +11,8 @@ import html
 from dataclasses import dataclass
 
 from . import pricing
-from .conversation import BYTES_PER_MS, Conversation
+from .audio import BYTES_PER_MS
+from .conversation import Conversation
 
 MISSING = "—"
 

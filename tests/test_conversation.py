@@ -12,7 +12,8 @@ import pytest
 
 from helpers import events as ev
 from helpers.cassette import Cassette, Frame
-from helpers.conversation import BYTES_PER_MS, Conversation
+from helpers.audio import BYTES_PER_MS
+from helpers.conversation import Conversation
 
 USAGE = {"total_tokens": 1289, "input_tokens": 984, "output_tokens": 305,
          "input_token_details": {"text_tokens": 984, "audio_tokens": 0, "cached_tokens": 960,
@@ -527,7 +528,7 @@ def test_from_frames_accepts_a_cassette_and_ignores_closes():
 
 def test_bad_input_gets_a_clear_error():
     conversation = Conversation()
-    with pytest.raises(ValueError, match="item 'item_a' is not valid base64"):
+    with pytest.raises(ValueError, match="item 'item_a': audio delta is not valid base64"):
         conversation.observe_event({"type": "response.audio.delta", "item_id": "item_a", "delta": "AAA"})
     with pytest.raises(ValueError, match="string 'type'"):
         conversation.observe_event("response.done")
