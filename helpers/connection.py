@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from .client import RealtimeClient
 from .events import check_dialect
-from .providers import default_cassette_dir, default_log_dir, get_api_key, get_provider
+from .providers import default_cassettes, default_log_dir, get_api_key, get_provider
 
 
 def connect(provider: str | None = None, model: str | None = None, cassette: str | None = None, *,
@@ -43,7 +43,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
     if record is True:
         if not cassette:
             raise ValueError("record=True needs a cassette name; or pass record='path/to/file.jsonl'")
-        record = default_cassette_dir() / f"{cassette}.jsonl"
+        record = default_cassettes() / f"{cassette}.jsonl"
     return RealtimeClient(
         target, headers=[f"Authorization: Bearer {key}"], provider=preset.name, model=model,
         dialect=dialect, timeout=timeout, log_dir=default_log_dir() if log else None,

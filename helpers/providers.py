@@ -114,6 +114,6 @@ def default_log_dir() -> Path:
     return root / "log" if (root / "log").is_dir() else Path.cwd() / "log"
 
 
-def default_cassette_dir() -> Path:
+def default_cassettes() -> Path:
     """$REALTIME_CASSETTES, else media/cassettes in the checkout."""
     return Path(os.environ.get("REALTIME_CASSETTES") or repo_root() / "media" / "cassettes")

@@ -26,7 +26,9 @@ import atexit
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
+from ..providers import default_cassettes
 from .engine import Library, Options, Recording, Session, open_session
 from .server import ReplayServer, run, url_of
 
@@ -36,25 +38,17 @@ __all__ = ["BackgroundServer", "Library", "Options", "Recording", "ReplayServer"
 START_TIMEOUT = 10.0
 
 
-def default_cassettes() -> Path:
-    """The cassette folder: $REALTIME_CASSETTES, else media/cassettes next to the helpers package."""
-    env = os.environ.get("REALTIME_CASSETTES")
-    if env:
-        return Path(env)
-    import helpers
-    return Path(helpers.__file__).resolve().parent.parent / "media" / "cassettes"
-
-
 class BackgroundServer:
     """A replay server on its own daemon thread and event loop; `url` is ``ws://HOST:PORT``.
 
     `reports` lists one summary per finished session (cassette, responses consumed and left,
-    errors sent). `stop()` closes it and joins the thread; usable as a context manager.
+    errors sent); `on_report` (called on the server thread) gets each as its session ends.
+    `stop()` closes it and joins the thread; usable as a context manager.
     """
 
     def __init__(self, cassettes: str | Path | None, host: str = "127.0.0.1", port: int = 0,
-                 options: Options | None = None):
-        self._server = ReplayServer(cassettes, options)
+                 options: Options | None = None, on_report: Callable[[dict], None] | None = None):
+        self._server = ReplayServer(cassettes, options, on_report)
         self.url = ""
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -71,6 +65,11 @@ class BackgroundServer:
     def reports(self) -> list[dict]:
         """One summary per finished session, oldest first."""
         return self._server.reports
+
+    @property
+    def live(self) -> int:
+        """The number of sessions in progress."""
+        return self._server.live
 
     def _main(self, host: str, port: int) -> None:
         self._loop = asyncio.new_event_loop()
@@ -110,14 +109,15 @@ class BackgroundServer:
 
 
 def serve_in_background(cassettes: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
-                        speed: float = 1.0, **options) -> BackgroundServer:
+                        speed: float = 1.0, on_report: Callable[[dict], None] | None = None,
+                        **options) -> BackgroundServer:
     """Start a replay server on a daemon thread and return once it listens.
 
     `options` are those of `Options` (strict, close_after, expire_after, latency_ms, jitter_ms,
     require_key); `cassettes` defaults to `default_cassettes()`.
     """
     folder = default_cassettes() if cassettes is None else cassettes
-    return BackgroundServer(folder, host, port, Options(speed=speed, **options))
+    return BackgroundServer(folder, host, port, Options(speed=speed, **options), on_report)
 
 
 _shared: BackgroundServer | None = None
