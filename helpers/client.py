@@ -14,6 +14,7 @@ are not fatal: catch it, and the session goes on. A closed socket raises
 from __future__ import annotations
 
 import json
+import math
 import queue
 import socket
 import threading
@@ -45,6 +46,10 @@ class RealtimeClient:
                  model: str | None = None, dialect: str = "beta", timeout: float = 10.0,
                  log_dir: str | Path | None = None, record: str | Path | None = None,
                  secrets: tuple[str, ...] = (), ping_interval: float = 20.0):
+        _check_seconds("timeout", timeout, zero_ok=False)
+        _check_seconds("ping_interval", ping_interval, zero_ok=False)
+        if headers is not None and (not isinstance(headers, list) or not all(isinstance(h, str) for h in headers)):
+            raise TypeError(f"headers must be a list of 'Name: value' strings, not {type(headers).__name__}")
         self.url = url
         self.provider = provider
         self.model = model
@@ -170,7 +175,7 @@ class RealtimeClient:
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"event {event['type']!r} is not JSON-serialisable: {exc}") from None
         if self._closed.is_set():
-            raise RealtimeConnectionClosed(self.close_code, self.close_reason, "cannot send")
+            raise RealtimeConnectionClosed(self.close_code, self.close_reason, "cannot send: the connection is closed")
         frame = Frame(self._now(), "client", event)
         # Kept before sending, so that a fast reply never comes first in history or a recording.
         self.history.append(frame)
@@ -197,6 +202,9 @@ class RealtimeClient:
         stay in `history`. Raises `RealtimeTimeout` (listing what arrived meanwhile),
         `RealtimeServerError` or `RealtimeConnectionClosed`.
         """
+        _check_seconds("timeout", timeout)
+        if where is not None and not callable(where):
+            raise TypeError(f"where must be a callable taking an event dict, not {type(where).__name__}")
         return self._next(_match_set(types), types, time.monotonic() + timeout, timeout, where)
 
     def stream(self, until: str | tuple[str, ...] = "response.done", *, timeout: float = 30.0,
@@ -209,6 +217,7 @@ class RealtimeClient:
                 if event["type"].endswith("transcript.delta"):
                     print(event["delta"], end="")
         """
+        _check_seconds("timeout", timeout)
         until = (until,) if isinstance(until, str) else tuple(until)
         stops = _match_set(until)
         wanted = _match_set(types) | stops if types else frozenset()
@@ -256,7 +265,8 @@ class RealtimeClient:
                 self._shutdown_socket()  # no reply: wake the socket thread with EOF
         self._app.keep_running = False
         if not self._opened.is_set() or self._socket is None:
-            self._app.close()  # still connecting: abort the attempt
+            self._shutdown_socket()  # still connecting: wake a handshake waiting on a silent server ...
+            self._app.close()  # ... and abort the attempt
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise RealtimeTimeout(["socket thread exit"], timeout, [])
@@ -264,7 +274,7 @@ class RealtimeClient:
             self._on_close(self._app, None, "")
 
     def _shutdown_socket(self) -> None:
-        raw = getattr(self._socket, "sock", None)
+        raw = getattr(self._socket or self._app.sock, "sock", None)
         if raw is not None:
             try:
                 raw.shutdown(socket.SHUT_RDWR)
@@ -283,9 +293,19 @@ class RealtimeClient:
                 f"{state}, {len(self.history)} frames>")
 
 
+def _check_seconds(name: str, value: Any, zero_ok: bool = True) -> None:
+    """Refuse a duration that is not a finite number of seconds (>= 0, or > 0 unless `zero_ok`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        raise ValueError(f"{name} must be a finite number of seconds {'>=' if zero_ok else '>'} 0, not {value!r}")
+
+
 def _match_set(types) -> frozenset[str]:
     out: set[str] = set()
     for name in types:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"event types are non-empty strings, not {name!r}")
         out |= ev.aliases(name)
     return frozenset(out)
 

@@ -26,6 +26,9 @@ class RealtimeConnectionClosed(ConnectionError):
     def __init__(self, code: int | None = None, reason: str = "", detail: str = ""):
         self.code = code
         self.reason = reason or ""
+        if code is None and detail:  # it never opened, or closed without a close frame
+            super().__init__(detail)
+            return
         text = f"connection closed (code {code}"
         text += f", reason {self.reason!r})" if self.reason else ")"
         if detail:

@@ -215,6 +215,11 @@ def test_refused_connection_says_what_to_check():
         RealtimeClient(f"ws://127.0.0.1:{port}/v1/realtime", timeout=5)
 
 
+def test_unknown_host_says_what_to_check():
+    with pytest.raises(RealtimeConnectionClosed, match="^could not connect .*did not resolve"):
+        RealtimeClient("ws://realtime.nonexistent.invalid/v1/realtime", timeout=10)
+
+
 @pytest.mark.parametrize("status", [HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN])
 def test_handshake_rejection_points_at_the_key(status):
     def reject(conn, request):
