@@ -133,3 +133,20 @@ def test_whole_recording_items_get_their_recorded_transcription():
         heard = client.wait_for("conversation.item.input_audio_transcription.completed", timeout=5)
     assert heard["item_id"] == item["id"]
     assert heard["transcript"].startswith("你好")
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+def test_helpers_client_drives_the_cli_server(dialect):
+    """`python -m helpers.replay` on port 0, the shipped cassettes, the notebook client."""
+    from tests.replay_fixtures import start_cli, stop_cli
+
+    proc = start_cli(MEDIA / "cassettes", "--speed", "0")
+    try:
+        with helpers.connect("replay", url=proc.url, cassette="10_record_and_replay", dialect=dialect,
+                             log=False) as client:
+            received = text_turn(client)
+    finally:
+        code, _ = stop_cli(proc)
+    assert code == 0
+    deltas = [e["delta"] for e in received if e["type"].endswith("audio_transcript.delta")]
+    assert "".join(deltas).startswith("Hello")
