@@ -26,10 +26,9 @@ import numpy as np
 import soundfile
 import soxr
 
-SAMPLE_RATE = 24_000                      # Hz: the only rate pcm16 means in this API
+from .events import BYTES_PER_MS, MAX_APPEND_BYTES, SAMPLE_RATE, input_audio_append
+
 BYTES_PER_SAMPLE = 2
-BYTES_PER_MS = SAMPLE_RATE * BYTES_PER_SAMPLE // 1000   # 48
-MAX_APPEND_BYTES = 15 * 1024 * 1024       # one input_audio_buffer.append, base64 included
 DEFAULT_CHUNK_MS = 40                     # 1,920 bytes of audio per append
 PROGRESS_MIN_S = 10.0                     # progress="auto" shows a bar from this much audio
 
@@ -157,7 +156,6 @@ def append_events(audio: str | Path | bytes | np.ndarray, *, chunk_ms: float = D
 def _append_events(pcm16: bytes, step: int, seconds: float, show: bool) -> Iterator[dict]:
     from tqdm.auto import tqdm
 
-    from .events import input_audio_append
 
     view = memoryview(pcm16)
     with tqdm(total=seconds, unit="s", desc="sending audio", disable=not show,

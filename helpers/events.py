@@ -18,6 +18,15 @@ from typing import Any
 
 DIALECTS = ("beta", "ga")
 
+# Protocol limits and the one audio format ("pcm16": 16-bit little-endian mono at 24 kHz).
+SAMPLE_RATE = 24_000
+BYTES_PER_MS = SAMPLE_RATE * 2 // 1000      # 48
+MIN_COMMIT_MS = 100                         # input_audio_buffer.commit needs at least this much
+MAX_APPEND_BYTES = 15 * 1024 * 1024         # one input_audio_buffer.append event's base64 audio
+
+# A voice each service has: StepFun (beta) and OpenAI (GA). Voices cannot cross providers.
+DEFAULT_VOICE = {"beta": "jingdiannvsheng", "ga": "marin"}
+
 # Server event names that differ between the dialects (beta name -> GA name).
 BETA_TO_GA = {
     "response.text.delta": "response.output_text.delta",
@@ -50,6 +59,11 @@ def check_dialect(dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"dialect must be 'beta' (StepFun) or 'ga' (OpenAI), not {dialect!r}")
     return dialect
+
+
+def default_voice(dialect: str) -> str:
+    """A voice the service of `dialect` accepts: StepFun's jingdiannvsheng, OpenAI's marin."""
+    return DEFAULT_VOICE[check_dialect(dialect)]
 
 
 def in_dialect(event_type: str, dialect: str) -> str:

@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import events as ev
-from .audio import BYTES_PER_MS, SAMPLE_RATE, decode_delta, load_audio, to_pcm16
+from .audio import decode_delta, load_audio, to_pcm16
+from .events import BYTES_PER_MS, MIN_COMMIT_MS, SAMPLE_RATE
 from .conversation import Conversation
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
 from .player import Player, quiet_stderr, open_player
 from .report import turn_report
 
 CHUNK_MS = 100            # audio per input_audio_buffer.append
-MIN_COMMIT_MS = 100       # the server refuses to commit less
 RECEIVE_POLL_S = 0.2      # the receive thread checks for close() this often while idle
 _AUDIO_DELTAS = ev.aliases("response.audio.delta")
 _BENIGN_ERRORS = {"response_cancel_not_active"}   # a cancel that raced the response's end

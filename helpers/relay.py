@@ -73,7 +73,6 @@ TRANSCRIPTION = {"model": "whisper-1"}
 ACK_TIMEOUT_S = 10.0          # one server acknowledgement (session.updated, an item, a commit)
 TRANSCRIPT_TIMEOUT_S = 5.0    # the transcription of the user's audio (the turn goes on without it)
 TURN_TIMEOUT_S = 120.0        # a whole response, from response.create to response.done
-MIN_AUDIO_MS = 100            # the API's minimum commit
 MAX_RESTORE_ITEMS = 100       # newest items carried into a new upstream session
 APPEND_CHUNK_MS = 200
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -507,9 +506,9 @@ def _decode(data: bytes, filename: str) -> bytes:
             raise RelayError(415, "unsupported_audio", f"{filename[:100]!r} is not audio the relay can read: "
                              "send wav, flac, ogg or mp3") from None
     pcm16 = audio.to_pcm16(samples)
-    if len(pcm16) < MIN_AUDIO_MS * audio.BYTES_PER_MS:
+    if len(pcm16) < ev.MIN_COMMIT_MS * audio.BYTES_PER_MS:
         raise RelayError(400, "audio_too_short", f"the audio lasts {len(pcm16) / audio.BYTES_PER_MS:.0f} ms; "
-                         f"the Realtime API needs at least {MIN_AUDIO_MS} ms")
+                         f"the Realtime API needs at least {ev.MIN_COMMIT_MS} ms")
     return pcm16
 
 

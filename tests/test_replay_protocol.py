@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
 import time
 
 import pytest
 from websockets.sync.client import connect
 
+from helpers.replay import serve_in_background
 from tests.replay_fixtures import b64, cassette_dir, events_until, replay, silence, tone, url  # noqa: F401
 
 ITEM = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
@@ -327,17 +329,14 @@ def test_bad_input_never_kills_the_session(client):
 
 # -- strict mode -------------------------------------------------------------------------
 
-def test_strict_report_lists_unconsumed_responses(replay):
-    before = len(replay.reports)
-    c = Client(replay, "two_turns", strict="1", speed="0")
-    c.send({"type": "response.create"})
-    c.until("response.done")
-    c.close()
-    deadline = time.monotonic() + 5
-    while len(replay.reports) == before:  # the server files the report when it sees the close
-        assert time.monotonic() < deadline, "no report filed"
-        time.sleep(0.01)
-    report = replay.reports[-1]
+def test_strict_report_lists_unconsumed_responses(cassette_dir):
+    filed: queue.Queue = queue.Queue()
+    with serve_in_background(cassette_dir, on_report=filed.put) as server:
+        c = Client(server, "two_turns", strict="1", speed="0")
+        c.send({"type": "response.create"})
+        c.until("response.done")
+        c.close()
+        report = filed.get(timeout=5)  # the server files the report when it sees the close
     assert report["cassette"] == "two_turns" and report["strict"] and not report["ok"]
     assert (report["responses_consumed"], report["responses_left"]) == (1, 1)
     assert "line" in report["message"]

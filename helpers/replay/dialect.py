@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 
-from ..events import BETA_TO_GA, GA_TO_BETA, check_dialect
+from ..events import check_dialect, in_dialect
 
 _PART_TO_GA = {"text": "output_text", "audio": "output_audio"}
 _PART_TO_BETA = {ga: beta for beta, ga in _PART_TO_GA.items()}
@@ -29,12 +29,6 @@ _FORMAT_TO_GA = {"pcm16": {"type": "audio/pcm", "rate": 24000}, "g711_ulaw": {"t
 _FORMAT_TO_BETA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 _ITEM_EVENTS = ("conversation.item.created", "conversation.item.added", "conversation.item.done",
                 "conversation.item.retrieved", "response.output_item.added", "response.output_item.done")
-
-
-def event_name(event_type: str, dialect: str) -> str:
-    """The name `event_type` (either dialect) has in `dialect`."""
-    table = BETA_TO_GA if check_dialect(dialect) == "ga" else GA_TO_BETA
-    return table.get(event_type, event_type)
 
 
 def convert_item(item: dict, dialect: str) -> dict:
@@ -156,7 +150,7 @@ def convert_response(response: dict, dialect: str) -> dict:
 def convert_event(event: dict, dialect: str) -> dict:
     """One server event renamed and reshaped for `dialect` (its payload objects included)."""
     out = dict(event)
-    out["type"] = event_name(event.get("type", ""), dialect)
+    out["type"] = in_dialect(event.get("type", ""), dialect)
     if out["type"] in _ITEM_EVENTS and isinstance(out.get("item"), dict):
         out["item"] = convert_item(out["item"], dialect)
     if isinstance(out.get("response"), dict):

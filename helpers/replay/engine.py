@@ -47,12 +47,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .. import cassette as cassettes
-from ..events import GA_TO_BETA, check_dialect, missing_fields
-from .dialect import convert_event, convert_item, convert_run, convert_session, event_name
+from ..events import (BYTES_PER_MS, GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, check_dialect, in_dialect,
+                      missing_fields)
+from .dialect import convert_event, convert_item, convert_run, convert_session
 
-BYTES_PER_MS = 48
-MIN_COMMIT_MS = 100
-MAX_APPEND_BYTES = 15 * 1024 * 1024
 VAD_FRAME_MS = 20
 _LIVE_ACKS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
 # The "Supported values" lists of the unknown-type error: GA's as captured live (reference §4.2);
@@ -68,6 +66,7 @@ _SUPPORTED = {
 }
 _MODEL_FAMILY = re.compile(r"^(step|gpt-)", re.IGNORECASE)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # -- what a cassette says ---------------------------------------------------------------
@@ -103,7 +102,10 @@ class _Run:
 
 
 def _dumps(event: dict) -> str:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    if _SURROGATE.search(text):  # a lone surrogate a client sent cannot go out in UTF-8: escape it
+        text = json.dumps(event, separators=(",", ":"))
+    return text
 
 
 def _b64_size(text: str) -> int:
@@ -406,8 +408,18 @@ def _expect(value: Any, kind: type | tuple, param: str, wanted: str) -> Any:
 
 def _is_user_audio(item: dict) -> bool:
     """True for a user message carrying audio (its transcription may follow)."""
-    return item.get("role") == "user" and any(
-        isinstance(part, dict) and part.get("type") == "input_audio" for part in item.get("content") or [])
+    content = item.get("content")
+    return item.get("role") == "user" and isinstance(content, list) and any(
+        isinstance(part, dict) and part.get("type") == "input_audio" for part in content)
+
+
+def _content_part(part: Any, param: str) -> dict:
+    """A content part checked for shape: an object with a string `type`."""
+    _expect(part, dict, param, "an object")
+    if "type" not in part:
+        raise _Error("missing_required_parameter", f"Missing required parameter: '{param}.type'.", f"{param}.type")
+    _expect(part["type"], str, f"{param}.type", "a string")
+    return part
 
 
 def _stored_part(part: dict) -> dict:
@@ -416,6 +428,22 @@ def _stored_part(part: dict) -> dict:
     if part.get("type") == "input_audio":
         part.setdefault("transcript", None)
     return part
+
+
+def _check_vad_numbers(vad: dict, path: str) -> None:
+    """The numeric VAD settings the engine computes with: finite numbers, durations whole and >= 0."""
+    for name in ("prefix_padding_ms", "silence_duration_ms"):
+        if vad.get(name) is not None:
+            value = _expect(vad[name], int, f"{path}.{name}", "an integer")
+            if value < 0:
+                raise _Error("integer_below_min_value", f"Invalid '{path}.{name}': integer below minimum value. "
+                             f"Expected a value >= 0, but got {value} instead.", f"{path}.{name}")
+    for name in ("threshold", "energy_awakeness_threshold"):
+        if vad.get(name) is not None:
+            value = _expect(vad[name], (int, float), f"{path}.{name}", "a number")
+            if isinstance(value, bool) or not math.isfinite(value):
+                raise _Error("invalid_type", f"Invalid type for '{path}.{name}': expected a finite number, but got "
+                             f"{value!r} instead.", f"{path}.{name}")
 
 
 def _merge(base: dict, update: dict) -> dict:
@@ -519,7 +547,7 @@ class Session:
             self._closing = (1011, f"close_after fault: closed after {self.events_sent} server events")
 
     def _send(self, kind: str, now: float, **fields) -> None:
-        self._emit(_dumps({"type": event_name(kind, self.dialect), "event_id": self._new_id("event"), **fields}), now)
+        self._emit(_dumps({"type": in_dialect(kind, self.dialect), "event_id": self._new_id("event"), **fields}), now)
 
     def _error(self, err: _Error, client_event_id: str | None, now: float) -> None:
         self.errors.append(err.code)
@@ -570,6 +598,8 @@ class Session:
                 event = json.loads(message)
             except ValueError as exc:
                 raise _Error("invalid_json", f"Invalid event: failed to parse JSON value. ({exc})") from None
+            except RecursionError:
+                raise _Error("invalid_json", "Invalid event: failed to parse JSON value. (nested too deeply)") from None
             if not isinstance(event, dict):
                 raise _Error("invalid_event", "Invalid event: expected a JSON object.")
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
@@ -661,13 +691,19 @@ class Session:
         update = {k: v for k, v in update.items() if k not in ("id", "object", "model", "expires_at")}
         merged = _merge(self.config, update)
         path = "session.turn_detection" if self.dialect == "beta" else "session.audio.input.turn_detection"
-        holder = merged if self.dialect == "beta" else ((merged.get("audio") or {}).get("input") or {})
+        holder = merged
+        if self.dialect == "ga":
+            holder = _expect(merged.get("audio") or {}, dict, "session.audio", "an object")
+            for part in ("input", "output"):
+                _expect(holder.get(part) or {}, dict, f"session.audio.{part}", "an object")
+            holder = holder.get("input") or {}
         vad = holder.get("turn_detection")
         if vad is not None:
             _expect(vad, dict, path, "an object or null")
             if vad.get("type") not in ("server_vad", "semantic_vad"):
                 raise _Error("invalid_value", f"Invalid value: '{vad.get('type')}'. Supported values are: "
                              "'server_vad' and 'semantic_vad'.", f"{path}.type")
+            _check_vad_numbers(vad, path)
             holder["turn_detection"] = {**vad_defaults(self.dialect), **vad}
         self.config = merged
         self._send("session.updated", now, session=copy.deepcopy(self.config))
@@ -680,13 +716,13 @@ class Session:
         if "audio" not in event:
             raise _Error("missing_required_parameter", "Missing required parameter: 'audio'.", "audio")
         audio = _expect(event["audio"], str, "audio", "a base64-encoded string")
-        if _b64_size(audio) > MAX_APPEND_BYTES:
+        if len(audio) > MAX_APPEND_BYTES:
             # [UNCONFIRMED] code and wording; the 15 MiB limit itself is documented.
             raise _Error("invalid_value", f"Invalid 'audio': an append carries at most {MAX_APPEND_BYTES} bytes "
-                         f"(15 MiB) of audio, but this one has {_b64_size(audio)} bytes. Send smaller chunks.", "audio")
+                         f"(15 MiB) of base64 audio, but this one has {len(audio)}. Send smaller chunks.", "audio")
         try:
             pcm = binascii.a2b_base64(audio, strict_mode=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
             # [UNCONFIRMED] code and wording.
             raise _Error("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({exc}).",
                          "audio") from None
@@ -771,6 +807,7 @@ class Session:
         kind = item.get("type")
         if kind is None:
             raise _Error("missing_required_parameter", "Missing required parameter: 'item.type'.", "item.type")
+        _expect(kind, str, "item.type", "a string")
         required = {"message": ("role", "content"), "function_call": ("call_id", "name", "arguments"),
                     "function_call_output": ("call_id", "output")}
         if kind not in required:
@@ -780,12 +817,12 @@ class Session:
             if name not in item:
                 raise _Error("missing_required_parameter", f"Missing required parameter: 'item.{name}'.", f"item.{name}")
         if kind == "message":
+            _expect(item["role"], str, "item.role", "a string")
             if item["role"] not in ("user", "assistant", "system"):
                 raise _Error("invalid_value", f"Invalid value: '{item['role']}'. Supported values are: 'user', "
                              "'assistant', and 'system'.", "item.role")
             content = _expect(item["content"], list, "item.content", "an array of objects")
-            item["content"] = [_stored_part(_expect(part, dict, f"item.content[{i}]", "an object"))
-                               for i, part in enumerate(content)]
+            item["content"] = [_stored_part(_content_part(part, f"item.content[{i}]")) for i, part in enumerate(content)]
             if item["role"] == "assistant":  # history restored in the other dialect's part names
                 item = convert_item(item, self.dialect)
         if "id" in item:
@@ -812,7 +849,7 @@ class Session:
         item = self.items[self._find(event["item_id"])]
         index = _expect(event["content_index"], int, "content_index", "an integer")
         end_ms = _expect(event["audio_end_ms"], int, "audio_end_ms", "an integer")
-        content = item.get("content") or []
+        content = item.get("content") if isinstance(item.get("content"), list) else []
         if item.get("role") != "assistant" or not 0 <= index < max(len(content), 1):
             raise _Error("invalid_value", f"Item '{item['id']}' has no assistant audio at content_index {index}: "
                          "only assistant audio can be truncated.", "content_index")

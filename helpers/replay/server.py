@@ -42,13 +42,17 @@ _wire_log.addFilter(_RedactCredentials())
 
 
 class ReplayServer:
-    """Serves the cassettes of one folder; `reports` collects one summary per finished session."""
+    """Serves the cassettes of one folder; `reports` collects one summary per finished session.
+
+    `live` counts the sessions in progress; `on_report` is called with each summary as a session ends.
+    """
 
     def __init__(self, cassettes: str | Path | None, options: Options | None = None,
                  on_report: Callable[[dict], None] | None = None):
         self.library = Library(cassettes) if cassettes is not None else None
         self.options = options or Options()
         self.reports: list[dict] = []
+        self.live = 0
         self._on_report = on_report
 
     def serve(self, host: str = "127.0.0.1", port: int = 0):
@@ -80,6 +84,7 @@ class ReplayServer:
         session.start(loop.time())
         wake = asyncio.Event()
         writer = asyncio.create_task(self._write(ws, session, wake))
+        self.live += 1
         try:
             async for message in ws:
                 session.receive(message, loop.time())
@@ -88,6 +93,7 @@ class ReplayServer:
             pass
         finally:
             writer.cancel()
+            self.live -= 1
             self._finish(session)
 
     @staticmethod
