@@ -63,6 +63,7 @@ class RealtimeClient:
         self._send_lock = threading.Lock()
         self._opened = threading.Event()
         self._closed = threading.Event()
+        self._heard = threading.Event()  # the server's first frame, or the close, arrived
         self._connect_error: BaseException | None = None
         self._socket: websocket.WebSocket | None = None
         self._t0 = time.monotonic()
@@ -112,6 +113,7 @@ class RealtimeClient:
                 event = {"type": "invalid_json", "text": data[:200].decode("utf-8", "replace")}
         self.history.append(Frame(t, "server", event))
         self._queue.put(event)
+        self._heard.set()
         kind = event.get("type")
         if kind in ("session.created", "session.updated"):
             self.session = event.get("session")
@@ -134,6 +136,7 @@ class RealtimeClient:
         self.close_reason = reason or ""
         self._closed.set()
         self._opened.set()
+        self._heard.set()
         self._queue.put(_CLOSED)
         t = self._now()
         if self._log is not None:
@@ -246,6 +249,24 @@ class RealtimeClient:
             if (not wanted or kind in wanted) and (where is None or where(event)):
                 return event
             seen.append(kind or "?")
+
+    def check_admitted(self, timeout: float = 3.0) -> None:
+        """Raise now if the server refused the session right after the handshake.
+
+        Services such as OpenAI accept the WebSocket, then send an ``error`` (bad key,
+        unknown model) and close. This waits up to `timeout` for the first frame (it stays
+        queued) and raises `RealtimeServerError` or `RealtimeConnectionClosed` for a refusal.
+        """
+        _check_seconds("timeout", timeout)
+        if not self._heard.wait(timeout):
+            return  # a quiet server: the caller's own waits will time out with a clear error
+        first = next((f.event for f in self.history if f.source == "server"), None)
+        if first is not None and first.get("type") == "error":
+            self._closed.wait(min(timeout, 1.0))  # the refusal's close follows at once
+            self.close()
+            raise RealtimeServerError(first.get("error") or {}, first)
+        if first is None and self._closed.is_set():
+            raise RealtimeConnectionClosed(self.close_code, self.close_reason, "the server closed the session at once")
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from .client import RealtimeClient
 from .events import check_dialect
+from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
 from .providers import default_cassettes, default_log_dir, get_api_key, get_provider
 
 
@@ -18,6 +19,9 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
             **options: Any) -> RealtimeClient:
     """Open a Realtime session and return its client (use it in a ``with`` block).
 
+    Raises at once when the service refuses: `RealtimeConnectionClosed` for an unreachable
+    server or a rejected handshake, `RealtimeServerError` for a bad key or model.
+
     provider: "replay" (default; $REALTIME_PROVIDER overrides), "stepfun" or "openai".
     cassette: the recorded session the replay server serves (ignored when live).
     dialect:  "beta" or "ga"; by default the provider's (replay: from the model, or $REALTIME_DIALECT).
@@ -25,6 +29,9 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
     options:  replay-server options sent as query parameters (speed, strict, close_after, …).
     """
     preset = get_provider(provider)
+    unknown = sorted(set(options) - set(REPLAY_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown}; replay options are {sorted(REPLAY_OPTIONS)}")
     model = model or os.environ.get("REALTIME_MODEL") or preset.default_model
     if preset.name == "replay":
         dialect = dialect or os.environ.get("REALTIME_DIALECT") or preset.dialect_for(model)
@@ -36,6 +43,8 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
         if options:
             raise TypeError(f"options {sorted(options)} only apply to the replay provider")
         dialect = dialect or preset.dialect
+        if preset.name == "openai" and dialect == "beta":
+            raise ValueError("OpenAI has switched the beta dialect off: use dialect='ga' (the default)")
         target = f"{url or preset.url}?{urlencode({'model': model})}"
     check_dialect(dialect)
     key = api_key or get_api_key(preset)
@@ -44,10 +53,12 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
         if not cassette:
             raise ValueError("record=True needs a cassette name; or pass record='path/to/file.jsonl'")
         record = default_cassettes() / f"{cassette}.jsonl"
-    return RealtimeClient(
+    client = RealtimeClient(
         target, headers=[f"Authorization: Bearer {key}"], provider=preset.name, model=model,
         dialect=dialect, timeout=timeout, log_dir=default_log_dir() if log else None,
         record=record or None, secrets=secrets)
+    client.check_admitted(min(timeout, 3.0))
+    return client
 
 
 def _query_value(value: Any) -> str:

@@ -77,16 +77,16 @@ def test_keys_come_from_the_environment_and_never_show(monkeypatch, tmp_path):
         assert FAKE_KEY not in path.read_text()
 
 
-def test_wrong_key_is_an_error_then_a_close(monkeypatch):
+def test_wrong_key_or_model_raises_at_connect():
     with serve_in_background(require_key=FAKE_KEY, speed=0) as server:
-        with helpers.connect("replay", url=server.url, cassette="01_connect", api_key="sk-wrong-key-123456",
-                             log=False) as client:
-            with pytest.raises(helpers.RealtimeServerError) as info:
-                client.wait_for("session.created", timeout=5)
-            assert info.value.code == "invalid_api_key"
-            assert FAKE_KEY not in str(info.value)
-            with pytest.raises(helpers.RealtimeConnectionClosed):
-                client.wait_for("session.created", timeout=5)
+        with pytest.raises(helpers.RealtimeServerError) as info:
+            helpers.connect("replay", url=server.url, cassette="01_connect", api_key="sk-wrong-key-123456",
+                            log=False)
+        assert info.value.code == "invalid_api_key"
+        assert FAKE_KEY not in str(info.value)
+        with pytest.raises(helpers.RealtimeServerError) as info:
+            helpers.connect("replay", url=server.url, model="whisper-1", api_key=FAKE_KEY, log=False)
+        assert info.value.code == "invalid_model"
 
 
 def test_missing_key_is_a_clear_error_without_prompting(monkeypatch):
@@ -106,6 +106,10 @@ def test_bad_arguments_are_refused():
         helpers.connect("openai", api_key="sk-x", speed=0)
     with pytest.raises(ValueError, match="cassette name"):
         helpers.connect("replay", record=True)
+    with pytest.raises(TypeError, match="unknown option.*spead"):
+        helpers.connect("replay", spead=2)
+    with pytest.raises(ValueError, match="beta dialect off"):
+        helpers.connect("openai", api_key="sk-x", dialect="beta")
 
 
 def test_whole_recording_items_get_their_recorded_transcription():

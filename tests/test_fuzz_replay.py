@@ -364,12 +364,9 @@ def test_connect_refuses_bad_options(server, kwargs, error, words):
 
 
 def test_connect_with_a_bad_replay_option_gets_the_servers_error(server):
-    with helpers.connect("replay", url=server.url, cassette="many_turns", speed="fast", log=False) as c:
-        with pytest.raises(helpers.RealtimeServerError, match="speed") as raised:
-            c.wait_for("session.created", timeout=10)
-        assert raised.value.code == "invalid_value"
-        with pytest.raises(helpers.RealtimeConnectionClosed, match="4000"):
-            c.wait_for("session.created", timeout=10)
+    with pytest.raises(helpers.RealtimeServerError, match="speed") as raised:
+        helpers.connect("replay", url=server.url, cassette="many_turns", speed="fast", log=False)
+    assert raised.value.code == "invalid_value"
 
 
 @pytest.mark.parametrize("kwargs, error, words", [

@@ -48,6 +48,22 @@ def nav_end(nxt) -> str:
 
 
 CELL_IDS = {BADGE: "colab-badge", NAV: "nav-top", NAV_END: "nav-end"}
+SETUP_MARKER = "# Setup: in Colab"
+CLONE = "/content/realtime-api-notebooks"
+
+
+def setup_source() -> str:
+    """The setup cell: in Colab, clone the series, install its dependencies, import from the clone."""
+    return "\n".join([
+        "# Setup: in Colab, fetch the series and its helpers; elsewhere they are already installed.",
+        "import sys",
+        'if "google.colab" in sys.modules:',
+        f"    !git clone -q --depth 1 https://github.com/{REPO} {CLONE}",
+        f"    %pip install -q -e {CLONE}",
+        f'    sys.path.insert(0, "{CLONE}")  # an editable install is only seen by a new kernel',
+        f"    %cd {CLONE}/notebooks",
+        "import helpers",
+    ])
 
 
 def put(cells, marker: str, text: str, index: int) -> None:
@@ -73,6 +89,10 @@ def main(check: bool) -> int:
         put(nb.cells, BADGE, badge(path.name), 1)
         put(nb.cells, NAV, nav(prev, nxt), 2)
         put(nb.cells, NAV_END, nav_end(nxt), -1)
+        setup = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(SETUP_MARKER)]
+        if len(setup) != 1:
+            raise SystemExit(f"{path.name}: needs exactly one setup cell starting with {SETUP_MARKER!r}")
+        setup[0].source = setup_source()
         if nbformat.writes(nb) != before:
             changed.append(path.name)
             if not check:

@@ -296,7 +296,7 @@ class Options:
             raise ValueError(f"expire_after must be a number of seconds > 0, not {self.expire_after!r}")
 
 
-_QUERY_OPTIONS: dict[str, Callable[[str], Any]] = {
+QUERY_OPTIONS: dict[str, Callable[[str], Any]] = {
     "speed": float, "close_after": int, "expire_after": float, "latency_ms": float, "jitter_ms": float,
     "strict": lambda v: {"1": True, "true": True, "0": False, "false": False}[v.lower()],
 }
@@ -359,7 +359,7 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         return _refuse("invalid_value", f"Invalid value: '{dialect}'. Supported values are: 'beta' and 'ga'.",
                        4000, "invalid_request_error.invalid_value", "dialect")
     settings = {}
-    for name, parse in _QUERY_OPTIONS.items():
+    for name, parse in QUERY_OPTIONS.items():
         if name in query:
             try:
                 settings[name] = parse(query[name])
