@@ -1,8 +1,10 @@
 # The two commands a fresh machine needs: `make lab` (the series) and `make test` (everything checked).
 VENV := .venv
 BIN := $(VENV)/bin
+# One kernel per notebook, four at a time (they mostly wait on the replay server's pacing);
+# nbval needs --dist loadscope so that a notebook's cells stay on one worker.
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
-         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python
+         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
 .PHONY: setup lab run test unit notebooks-check notebooks nav bench clean
 

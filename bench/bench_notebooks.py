@@ -10,7 +10,6 @@ one-minute budget.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT))
+
+import nbformat  # noqa: E402
 
 from helpers import cassette  # noqa: E402
 from notebook_tools import execute, notebook_paths  # noqa: E402
@@ -27,13 +28,9 @@ BUDGET_S = 60.0
 
 def recorded_seconds(path: Path) -> float:
     """Total recorded duration of the cassettes a notebook names."""
-    names = set(re.findall(r'cassette=\\?"([\w]+)\\?"', path.read_text(encoding="utf-8")))
-    total = 0.0
-    for name in names:
-        tape = ROOT / "media" / "cassettes" / f"{name}.jsonl"
-        if tape.exists():
-            total += max((f.t for f in cassette.load(tape).frames), default=0.0)
-    return total
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    tapes = [p for p in (ROOT / "media" / "cassettes").glob("*.jsonl") if f'"{p.stem}"' in text]
+    return sum(max((f.t for f in cassette.load(tape).frames), default=0.0) for tape in tapes)
 
 
 def main() -> None:
