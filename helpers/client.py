@@ -5,10 +5,11 @@ loop (so ``asyncio.run`` fails there). The socket lives on a daemon thread; ever
 receives goes into a ``queue.Queue``; cells take what they need with `wait_for` or
 `stream`, each with a timeout. Nothing ever waits forever.
 
-The error rule: an ``error`` event that arrives while you wait raises
-`RealtimeServerError` in that wait (unless you are waiting for ``"error"`` itself). Errors
-are not fatal: catch it, and the session goes on. A closed socket raises
-`RealtimeConnectionClosed` at once, in every wait.
+The error rule: waits take events from the queue in arrival order, and the wait that takes
+an ``error`` event raises `RealtimeServerError` (unless it waits for ``"error"`` itself),
+even when the error answers an earlier request nobody waited on. Errors are not fatal:
+catch it, and the session goes on. A closed socket raises `RealtimeConnectionClosed` at
+once, in every wait. (The queue is the standard library's `queue.SimpleQueue`.)
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import binascii
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -372,9 +373,11 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         return _refuse("invalid_value", f"Invalid query parameter: {exc}.", 4000, "invalid_request_error.invalid_value")
     recording = None
     name = query.get("cassette")
-    available = library.names() if library is not None else []
     if name:
         recording = library.get(name) if library is not None else None
+    # the names are listed only in errors: a session without its cassette
+    available = library.names() if library is not None and recording is None else []
+    if name:
         if recording is None:
             folder = library.folder if library is not None else "(no cassette folder)"
             listing = ", ".join(available) or "none"
@@ -606,7 +609,7 @@ class Session:
             kind = event.get("type")
             if kind is None:
                 raise _Error("invalid_event", "The 'type' field is missing.")
-            handler = self._handlers().get(kind) if isinstance(kind, str) else None
+            handler = self._handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 names = _SUPPORTED[self.dialect]
                 listing = ", ".join(f"'{n}'" for n in names[:-1]) + f", and '{names[-1]}'"
@@ -671,7 +674,9 @@ class Session:
         value = self._input().get("turn_detection")
         return value if isinstance(value, dict) and value.get("type") in ("server_vad", "semantic_vad") else None
 
+    @functools.cached_property
     def _handlers(self) -> dict[str, Callable[[dict, float], None]]:
+        """Client event type -> its handler, for this session's dialect."""
         return {"session.update": self._session_update, "input_audio_buffer.append": self._append,
                 "input_audio_buffer.commit": self._commit, "input_audio_buffer.clear": self._clear,
                 "conversation.item.create": self._item_create, "conversation.item.retrieve": self._item_retrieve,
