@@ -34,7 +34,7 @@ from .audio import decode_delta, load_audio, to_pcm16
 from .events import BYTES_PER_MS, MIN_COMMIT_MS, SAMPLE_RATE
 from .conversation import Conversation
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
-from .player import Player, quiet_stderr, open_player
+from .player import Player, device_problem, quiet_stderr, open_player
 from .report import turn_report
 
 CHUNK_MS = 100            # audio per input_audio_buffer.append
@@ -130,19 +130,7 @@ class MicrophoneSource:
 
 def microphone_problem() -> str | None:
     """Why pyaudio cannot record here (not installed, no input device), or None if it can."""
-    try:
-        import pyaudio
-    except ImportError:
-        return "pyaudio is not installed (pip install pyaudio; it needs PortAudio)"
-    with quiet_stderr():
-        pa = pyaudio.PyAudio()
-        try:
-            pa.get_default_input_device_info()
-        except (OSError, IOError):
-            return "no audio input device found"
-        finally:
-            pa.terminate()
-    return None
+    return device_problem("input")
 
 
 # -- the controller --------------------------------------------------------------------

@@ -349,21 +349,28 @@ class PyAudioPlayer(Player):
         self._pa.terminate()
 
 
-def output_device_problem() -> str | None:
-    """Why pyaudio cannot play here (not installed, no output device), or None if it can."""
+def device_problem(direction: str = "output") -> str | None:
+    """Why pyaudio cannot play ("output") or record ("input") here, or None if it can."""
+    if direction not in ("input", "output"):
+        raise ValueError(f"direction must be 'input' or 'output', not {direction!r}")
     try:
         import pyaudio
     except ImportError:
-        return "pyaudio is not installed"
+        return "pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev)"
     with quiet_stderr():
         pa = pyaudio.PyAudio()
         try:
-            pa.get_default_output_device_info()
+            getattr(pa, f"get_default_{direction}_device_info")()
         except (OSError, IOError):
-            return "no audio output device found"
+            return f"no audio {direction} device found"
         finally:
             pa.terminate()
     return None
+
+
+def output_device_problem() -> str | None:
+    """Why pyaudio cannot play here (not installed, no output device), or None if it can."""
+    return device_problem("output")
 
 
 def open_player(prefer: str = "auto", *, prebuffer_ms: float = PREBUFFER_MS, verbose: bool = True) -> Player:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from helpers.live import FileSource, VoiceSession
 from helpers.player import VirtualPlayer
 from helpers.replay import serve_in_background
 from helpers.report import turn_report
+from tests.fresh_python import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "media"
@@ -218,12 +217,6 @@ def test_file_source_paces_like_a_microphone_and_stops_when_released():
 
 # -- the pyaudio microphone, with ALSA's file plugin as the device -----------------------
 
-def run_python(code: str, home: Path | None = None) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    if home is not None:
-        env["HOME"] = str(home)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=env, timeout=60, cwd=ROOT)
 
 
 def test_no_pyaudio_is_said_in_one_line():
@@ -239,8 +232,8 @@ def test_no_pyaudio_is_said_in_one_line():
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "pyaudio is not installed (pip install pyaudio; it needs PortAudio)",
-        "no microphone: pyaudio is not installed (pip install pyaudio; it needs PortAudio)"]
+        "pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev)",
+        "no microphone: pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev)"]
     assert result.stderr == ""
 
 

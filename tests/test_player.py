@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from helpers.audio import ms_to_bytes, to_pcm16
 from helpers.player import (BLOCK_MS, FADE_MS, PREBUFFER_MS, VirtualPlayer, _Playback,
                             open_player, truncate_event)
+from tests.fresh_python import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -240,13 +239,6 @@ def test_open_player_virtual_and_bad_choice(capsys):
         open_player("speakers")
 
 
-def run_python(code: str, home: Path | None = None) -> subprocess.CompletedProcess:
-    """Run `code` in a fresh interpreter (a clean ALSA/PortAudio state), optionally with another HOME."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    if home is not None:
-        env["HOME"] = str(home)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=env, timeout=60, cwd=ROOT)
 
 
 def test_auto_falls_back_to_virtual_without_pyaudio_in_one_line():
@@ -262,9 +254,9 @@ def test_auto_falls_back_to_virtual_without_pyaudio_in_one_line():
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "pyaudio is not installed: using the silent VirtualPlayer (it plays against the clock)",
+        "pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev): using the silent VirtualPlayer (it plays against the clock)",
         "VirtualPlayer",
-        "cannot play on the sound card: pyaudio is not installed (use prefer='virtual' or 'auto')",
+        "cannot play on the sound card: pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev) (use prefer='virtual' or 'auto')",
     ]
     assert result.stderr == ""
 

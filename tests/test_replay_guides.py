@@ -20,7 +20,7 @@ import soundfile as sf
 import websocket
 import websockets
 
-from tests.replay_fixtures import cassette_dir, cli, silence, tone  # noqa: F401
+from tests.replay_fixtures import silence, tone
 
 
 def test_stepfun_guide_websocket_client(cli, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from websockets.sync.client import connect
 
 from helpers.replay import serve_in_background
-from tests.replay_fixtures import b64, cassette_dir, events_until, replay, silence, tone, url  # noqa: F401
+from tests.replay_fixtures import b64, events_until, silence, tone, url
 
 ITEM = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
 

@@ -16,7 +16,7 @@ from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
 from openai.types.realtime import RealtimeServerEvent as GAServerEvent
 from pydantic import Field, TypeAdapter
 
-from tests.replay_fixtures import cassette_dir, cli, silence, tone  # noqa: F401  (fixtures)
+from tests.replay_fixtures import silence, tone
 
 
 def discriminated(alias) -> TypeAdapter:

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from helpers.replay import serve_in_background
-from tests.replay_fixtures import cassette_dir, cli, events_until, start_cli, stop_cli, url  # noqa: F401
+from tests.replay_fixtures import events_until, start_cli, stop_cli, url
 
 
 def http(base: str, path: str) -> tuple[int, str]:
