@@ -68,7 +68,6 @@ from .report import turn_report
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 INSTRUCTIONS = "You are a friendly voice assistant. Keep your answers short and clear."
-VOICES = {"beta": "jingdiannvsheng", "ga": "marin"}  # StepFun's 经典女声; an OpenAI voice
 TRANSCRIPTION = {"model": "whisper-1"}
 ACK_TIMEOUT_S = 10.0          # one server acknowledgement (session.updated, an item, a commit)
 TRANSCRIPT_TIMEOUT_S = 5.0    # the transcription of the user's audio (the turn goes on without it)
@@ -113,6 +112,8 @@ class RelayConversation:
     client: RealtimeClient | None = field(default=None, repr=False)
     restore: list[dict] = field(default_factory=list, repr=False)
     audio_files: list[str] = field(default_factory=list)
+    state: Conversation = field(default_factory=Conversation, repr=False)  # the upstream session so far
+    seen: int = 0                                                          # frames of it observed
 
 
 @dataclass
@@ -239,7 +240,7 @@ class Relay:
         try:
             client.wait_for("session.created", timeout=ACK_TIMEOUT_S)
             client.send(ev.session_update(ev.session_config(
-                client.dialect, instructions=INSTRUCTIONS, voice=VOICES[client.dialect], output="audio",
+                client.dialect, instructions=INSTRUCTIONS, voice=ev.default_voice(client.dialect), output="audio",
                 transcription=TRANSCRIPTION, turn_detection=None)))
             client.wait_for("session.updated", timeout=ACK_TIMEOUT_S)
             for event in restore:
@@ -249,6 +250,7 @@ class Relay:
             client.close()
             raise
         conversation.client, conversation.restore = client, []
+        conversation.state, conversation.seen = Conversation(), 0
         opening.update(upstream="restored" if restore else "new", restored_items=len(restore))
         log.info("conversation %s: %s upstream session (%d items restored)", conversation.id,
                  opening["upstream"], len(restore))
@@ -309,7 +311,7 @@ class Relay:
 
     def _result(self, conversation: RelayConversation, response_id: str) -> dict:
         """The done event: the answer's transcript, its saved audio, the history and the turn report."""
-        history = Conversation.from_frames(conversation.client.history)
+        history = self._state(conversation)
         items = [history.item(i) for i in history.responses[response_id].output]
         pcm16 = b"".join(item.audio_bytes for item in items)
         audio_url = None
@@ -335,10 +337,19 @@ class Relay:
 
     def _detach(self, conversation: RelayConversation) -> RealtimeClient:
         """Take the conversation's client away, keeping its history as items to restore (lock held)."""
+        history = self._state(conversation)
         client, conversation.client = conversation.client, None
-        history = Conversation.from_frames(client.history)
         conversation.restore = history.restore_events(client.dialect, max_items=MAX_RESTORE_ITEMS)
         return client
+
+    @staticmethod
+    def _state(conversation: RelayConversation) -> Conversation:
+        """The upstream session's state, brought up to date with the frames received since last asked."""
+        frames = conversation.client.history
+        for frame in frames[conversation.seen:]:
+            conversation.state.observe(frame)
+        conversation.seen = len(frames)
+        return conversation.state
 
     def _discard(self, conversation: RelayConversation) -> None:
         if conversation.client is not None:
