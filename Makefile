@@ -25,6 +25,7 @@ unit: setup
 	$(BIN)/pytest -q tests
 
 notebooks-check: setup
+	$(BIN)/python tools/nav.py --check
 	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
 	REALTIME_PROVIDER=replay REALTIME_DIALECT=ga $(NBVAL) --nbval-lax notebooks/*.ipynb
 
