@@ -115,7 +115,8 @@ class RealtimeClient:
                 event = {"type": "invalid_json", "text": data[:200].decode("utf-8", "replace")}
         self.history.append(Frame(t, "server", event))
         self._queue.put(event)
-        self._heard.set()
+        if not self._heard.is_set():
+            self._heard.set()
         kind = event.get("type")
         if kind in ("session.created", "session.updated"):
             self.session = event.get("session")
@@ -368,6 +369,7 @@ class _BufferedSocket:
         self._raw = raw
         self._data = b""
         self._pos = 0
+        self.gettimeout = raw.gettimeout  # asked before every read: skip __getattr__
 
     def recv(self, size: int) -> bytes:
         if self._pos >= len(self._data):
