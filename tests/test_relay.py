@@ -17,7 +17,7 @@ from tests.replay_fixtures import REPO
 
 MEDIA = REPO / "media"
 QUESTION = "Hi! Can you tell me a fun fact about octopuses?"
-ANSWER_1 = "Sure! An octopus has three hearts, and its blood is blue because it uses copper to carry oxygen."
+ANSWER_1 = "Sure! An octopus has blue blood, because it carries oxygen with copper instead of iron."
 ANSWER_2 = "It has three hearts. Two pump blood through the gills, and one pumps it to the rest of the body."
 FAKE_KEY = "sk-relay-test-7f3a9c1e5b2d4f6a8c0e"
 
@@ -113,7 +113,7 @@ def test_two_turns_carry_history(start_relay, dialect):
         done = events[-1][1]
         assert spoken(events) == done["transcript"] == ANSWER_2
         assert [line.split(":")[0] for line in done["history"]] == \
-            ["user (audio)", "assistant (audio 5.80 s)", "user (audio)", "assistant (audio 5.42 s)"]
+            ["user (audio)", "assistant (audio 5.32 s)", "user (audio)", "assistant (audio 5.42 s)"]
         assert done["history"][0] == f"user (audio): {QUESTION}"
         assert done["audio_url"].endswith(f"{conversation_id}-2.wav")
 

@@ -148,6 +148,7 @@ WEATHER_TOOL = {
 
 OCTOPUS_FACT = ("Sure! An octopus has three hearts, and its blood is blue "
                 "because it uses copper to carry oxygen.")
+OCTOPUS_BLUE_BLOOD = "Sure! An octopus has blue blood, because it carries oxygen with copper instead of iron."
 OCTOPUS_HEARTS = ("It has three hearts. Two pump blood through the gills, "
                   "and one pumps it to the rest of the body.")
 TEA_HISTORY = ("Tea has a long history. Legend says that in ancient China, leaves fell into "
@@ -265,16 +266,17 @@ SCENARIOS = (
         Say("Say hello in one short sentence."),
         Respond("Hello! It's nice to hear from you."),
     )),
-    Scenario("11_relay_service", "11", "Two spoken user turns of one conversation, each answered.", (
+    Scenario("11_relay_service", "11", "Two spoken user turns of one conversation; the follow-up's \"it\" "
+             "needs turn 1, whose answer does not say how many hearts.", (
         Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
-        SendAudio("question_en.wav"), Respond(OCTOPUS_FACT),
+        SendAudio("question_en.wav"), Respond(OCTOPUS_BLUE_BLOOD),
         SendAudio("followup_en.wav"), Respond(OCTOPUS_HEARTS),
     )),
     Scenario("11_relay_service_restore", "11",
              "A new session: turn 1 of 11_relay_service restored as text items, then turn 2.", (
                  Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
                  Restore("user", "Hi! Can you tell me a fun fact about octopuses?"),
-                 Restore("assistant", OCTOPUS_FACT),
+                 Restore("assistant", OCTOPUS_BLUE_BLOOD),
                  SendAudio("followup_en.wav"), Respond(OCTOPUS_HEARTS),
              )),
 )
