@@ -22,7 +22,6 @@ class Provider:
     default_model: str
     dialect: str
     key_names: tuple[str, ...] = field(default=())
-    docs: str = ""
 
     def dialect_for(self, model: str) -> str:
         """The dialect this provider speaks for `model`."""
@@ -32,12 +31,11 @@ class Provider:
 
 
 PROVIDERS = {
-    "replay": Provider("replay", "", "step-1o-audio", "beta",
-                       docs="local replay server serving recorded sessions (no key needed)"),
+    "replay": Provider("replay", "", "step-1o-audio", "beta"),  # the local replay server: no key
     "stepfun": Provider("stepfun", "wss://api.stepfun.com/v1/realtime", "step-1o-audio", "beta",
-                        ("STEPFUN_API_KEY", "STEP_API_KEY"), "https://platform.stepfun.com/docs"),
+                        ("STEPFUN_API_KEY", "STEP_API_KEY")),
     "openai": Provider("openai", "wss://api.openai.com/v1/realtime", "gpt-realtime", "ga",
-                       ("OPENAI_API_KEY",), "https://platform.openai.com/docs/guides/realtime"),
+                       ("OPENAI_API_KEY",)),
 }
 
 
