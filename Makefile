@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml tools/setup.sh
 	bash tools/setup.sh
 
 lab: setup  ## open the series in JupyterLab, on the embedded replay server (no key needed)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
