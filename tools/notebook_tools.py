@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -38,7 +39,7 @@ def execute(path: Path, timeout: int = 120, dialect: str | None = None) -> nbfor
     os.environ.clear()
     os.environ.update(replay_env(dialect))
     try:
-        client.execute()
+        client.execute(stderr=subprocess.DEVNULL)  # the kernel's own start-up chatter
     finally:
         os.environ.clear()
         os.environ.update(saved)
