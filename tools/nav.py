@@ -59,7 +59,7 @@ def setup_source() -> str:
         "import sys",
         'if "google.colab" in sys.modules:',
         f"    !git clone -q --depth 1 https://github.com/{REPO} {CLONE}",
-        f"    %pip install -q -e {CLONE}",
+        f'    %pip install -q -e "{CLONE}[relay]"',
         f'    sys.path.insert(0, "{CLONE}")  # an editable install is only seen by a new kernel',
         f"    %cd {CLONE}/notebooks",
         "import helpers",
