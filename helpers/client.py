@@ -32,6 +32,9 @@ from .cassette import SCRUBBED, CassetteWriter, Frame
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
 
 _CLOSED = object()  # queue sentinel: the socket has closed
+_TEXT = websocket.ABNF.OPCODE_TEXT
+_loads = json.loads
+_monotonic = time.monotonic
 _AUDIO_FIELDS = {"response.audio.delta": "delta", "response.output_audio.delta": "delta",
                  "input_audio_buffer.append": "audio"}
 
@@ -103,13 +106,13 @@ class RealtimeClient:
         self._opened.set()
 
     def _on_data(self, _app, data: bytes, opcode: int, _fin) -> None:
-        t = time.monotonic() - self._t0
-        if opcode != websocket.ABNF.OPCODE_TEXT:
+        t = _monotonic() - self._t0
+        if opcode != _TEXT:
             event = {"type": "binary", "size": len(data)}
         else:
-            try:
-                event = json.loads(data)  # bytes: UTF-8 is checked here, once
-            except ValueError:
+            try:  # UTF-8 is checked here, once (and decoding first spares json its encoding sniffing)
+                event = _loads(data.decode("utf-8"))
+            except ValueError:  # UnicodeDecodeError included
                 event = {"type": "invalid_json", "text": data[:200].decode("utf-8", "replace")}
             if not isinstance(event, dict):
                 event = {"type": "invalid_json", "text": data[:200].decode("utf-8", "replace")}
