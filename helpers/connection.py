@@ -48,15 +48,14 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
         target = f"{url or preset.url}?{urlencode({'model': model})}"
     check_dialect(dialect)
     key = api_key or get_api_key(preset)
-    secrets = (key,) if api_key or preset.key_names else ()  # the replay placeholder is no secret
     if record is True:
         if not cassette:
             raise ValueError("record=True needs a cassette name; or pass record='path/to/file.jsonl'")
         record = default_cassettes() / f"{cassette}.jsonl"
     client = RealtimeClient(
-        target, headers=[f"Authorization: Bearer {key}"], provider=preset.name, model=model,
+        target, headers=[f"Authorization: Bearer {key}"] if key else [], provider=preset.name, model=model,
         dialect=dialect, timeout=timeout, log_dir=default_log_dir() if log else None,
-        record=record or None, secrets=secrets)
+        record=record or None, secrets=(key,) if key else ())
     client.check_admitted(min(timeout, 3.0))
     return client
 

@@ -47,10 +47,13 @@ def get_provider(name: str | None = None) -> Provider:
     return PROVIDERS[name]
 
 
-def get_api_key(provider: Provider) -> str:
-    """Find the key for `provider`: environment, then Colab secrets, then an interactive prompt."""
+def get_api_key(provider: Provider) -> str | None:
+    """Find the key for `provider`: environment, then Colab secrets, then an interactive prompt.
+
+    None for a provider that needs no key (the replay server).
+    """
     if not provider.key_names:
-        return "replay"
+        return None
     for name in provider.key_names:
         if os.environ.get(name):
             return os.environ[name]

@@ -130,7 +130,7 @@ class Relay:
 
     def __init__(self, provider: str, *, model: str | None, cassette: str | None,
                  restore_cassette: str | None, idle_timeout_s: float, max_conversations: int,
-                 max_upload_bytes: int, output_dir: Path, url: str | None, api_key: str,
+                 max_upload_bytes: int, output_dir: Path, url: str | None, api_key: str | None,
                  connect_options: dict[str, Any], clock: Callable[[], float]):
         self.provider = get_provider(provider).name
         self.model = model
