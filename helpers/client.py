@@ -14,6 +14,7 @@ once, in every wait. (The queue is the standard library's `queue.SimpleQueue`.)
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import queue
@@ -411,7 +412,7 @@ def _safe_url(url: str, secrets: tuple[str, ...]) -> str:
     return safe
 
 
-_log_counter = iter(range(1, 1 << 30))
+_log_counter = itertools.count(1)
 
 
 def _open_log(log_dir, provider: str, model: str | None):
