@@ -7,6 +7,7 @@ is a cell's last value (``fig = plot_timeline(client.history); fig``) or is pass
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,36 +21,34 @@ CLIENT_COLOR = "tab:blue"
 SERVER_COLOR = "tab:orange"
 SPEECH_COLOR = "tab:green"
 TRUNCATE_COLOR = "tab:red"
+WAIT_COLOR = "tab:purple"
+STREAM_COLOR = "tab:olive"
 
 _AUDIO_DELTAS = aliases("response.audio.delta")
+# What ends the user's turn, best evidence first: the server heard the speech stop (server VAD),
+# the client committed its audio, or the client asked for the answer.
+_END_OF_TURN = (("server", "input_audio_buffer.speech_stopped"), ("client", "input_audio_buffer.commit"),
+                ("client", "response.create"))
 _ENVELOPE_POINTS = 4000            # longer audio is drawn as a min/max envelope of this many columns
 _CHAR_WIDTH = 0.0068               # width of one 7 pt character, as a fraction of the x range
 _LEVELS = 6                        # label rows per lane
+_RUN_COLORS = ("tab:green", "tab:purple", "tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
 def plot_waveform(audio, *, rate: int = SAMPLE_RATE, spans: Iterable[tuple[float, float]] = (),
-                  truncate_at_s: float | None = None, title: str | None = None):
+                  span_label: str = "detected speech", truncate_at_s: float | None = None,
+                  title: str | None = None):
     """Waveform of mono float samples (or an `AudioBuffer`) against time in seconds.
 
-    `spans` shades (start_s, end_s) intervals, e.g. detected speech; `truncate_at_s` draws a
-    vertical line where playback was cut.
+    `spans` shades (start_s, end_s) intervals, named `span_label` in the legend (e.g. detected
+    speech); `truncate_at_s` draws a vertical line where playback was cut.
     """
-    samples = getattr(audio, "samples", audio)
-    if not isinstance(samples, np.ndarray) or samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
-        raise TypeError("plot_waveform takes mono float samples (a 1-D numpy array) or an AudioBuffer")
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-        raise ValueError(f"rate must be a positive number of Hz, not {rate!r}")
+    samples = _mono_samples(audio, rate)
     fig, ax = _figure(2.4)
     duration = len(samples) / rate
-    if len(samples) > 2 * _ENVELOPE_POINTS:
-        edges = np.linspace(0, len(samples), _ENVELOPE_POINTS + 1).astype(int)
-        lows = np.minimum.reduceat(samples, edges[:-1])
-        highs = np.maximum.reduceat(samples, edges[:-1])
-        ax.fill_between(edges[:-1] / rate, lows, highs, color=CLIENT_COLOR, linewidth=0.4, gid="waveform")
-    else:
-        ax.plot(np.arange(len(samples)) / rate, samples, color=CLIENT_COLOR, linewidth=0.6, gid="waveform")
-    for start, end in spans:
-        ax.axvspan(start, end, color=SPEECH_COLOR, alpha=0.15, gid="span")
+    _draw_waveform(ax, samples, rate)
+    for n, (start, end) in enumerate(spans):
+        ax.axvspan(start, end, color=SPEECH_COLOR, alpha=0.15, gid="span", label=None if n else span_label)
     if truncate_at_s is not None:
         ax.axvline(truncate_at_s, color=TRUNCATE_COLOR, linewidth=1.5, gid="truncate")
         ax.annotate(f"truncated at {truncate_at_s * 1000:.0f} ms", (truncate_at_s, 1.0),
@@ -57,6 +56,8 @@ def plot_waveform(audio, *, rate: int = SAMPLE_RATE, spans: Iterable[tuple[float
                     color=TRUNCATE_COLOR, fontsize=8)
     ax.set_xlim(0, max(duration, 1e-3))
     ax.set_ylim(-1.05, 1.05)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("amplitude")
     ax.set_title(title or f"{duration:.2f} s at {rate:,} Hz", fontsize=10)
@@ -67,9 +68,9 @@ def plot_timeline(frames: Sequence[Frame], *, title: str | None = None):
     """Client and server events of a turn over time, one lane each.
 
     Runs of deltas (and of input_audio_buffer.append) are drawn as bars with their count;
-    other events as labelled ticks. Annotated: first-audio latency (from response.create, or
-    from speech_stopped in server-VAD turns, to the first audio delta), speech start to stop
-    as the server saw it, and the truncation point.
+    other events as labelled ticks. Annotated, with a legend: the latency view of the last
+    spoken answer (`turn_latency`: end of the user's turn -> first audio, first -> last audio),
+    speech start to stop as the server saw it, and the truncation point.
     """
     frames = list(frames)
     if not frames:
@@ -111,6 +112,8 @@ def plot_timeline(frames: Sequence[Frame], *, title: str | None = None):
     _annotate_speech(ax, frames, t0)
     _annotate_latency(ax, frames, t0)
     _annotate_truncation(ax, frames, t0)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(-0.65, 3.8)
     ax.set_yticks(list(lanes.values()), list(lanes))
@@ -119,21 +122,101 @@ def plot_timeline(frames: Sequence[Frame], *, title: str | None = None):
     return _finish(fig)
 
 
-def first_audio_latency(frames: Sequence[Frame]) -> tuple[str, float, float] | None:
-    """(trigger type, trigger t, first audio delta t) for the first audio delta, or None.
+def plot_vad_runs(audio, runs: Sequence[tuple[str, float, float]], *, rate: int = SAMPLE_RATE,
+                  title: str | None = None):
+    """The speech span each VAD run detected, one coloured bar per run above the same waveform.
 
-    The trigger is the last client `response.create` before it or, failing that, the last
-    server `input_audio_buffer.speech_stopped` (server VAD starts the response itself).
+    `runs` holds (label, start_ms, end_ms) per run; the legend names each run and its span.
     """
-    first = next((f for f in frames if f.source == "server" and f.event and f.event.get("type") in _AUDIO_DELTAS), None)
-    if first is None:
+    runs = list(runs)
+    if not runs:
+        raise ValueError("plot_vad_runs needs at least one (label, start_ms, end_ms) run")
+    samples = _mono_samples(audio, rate)
+    fig, ax = _figure(2.4 + 0.3 * len(runs))
+    _draw_waveform(ax, samples, rate, alpha=0.35)
+    for row, (label, start_ms, end_ms) in enumerate(runs):
+        ax.hlines(1.25 + 0.3 * row, start_ms / 1000, end_ms / 1000, color=_RUN_COLORS[row % len(_RUN_COLORS)],
+                  linewidth=6, gid="vad-run", label=f"{label}: {start_ms:.0f}–{end_ms:.0f} ms")
+    ax.set_xlim(0, max(len(samples) / rate, 1e-3))
+    ax.set_ylim(-1.05, 1.25 + 0.3 * len(runs))
+    ax.set_yticks([-1, 0, 1])
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.set_xlabel("time (s)")
+    ax.set_title(title or f"What server VAD detected in {len(runs)} runs", fontsize=10)
+    return _finish(fig)
+
+
+@dataclass(frozen=True)
+class TurnLatency:
+    """When a spoken answer came, in seconds on the frames' clock.
+
+    `end_of_turn` names the event that ended the user's turn (see `turn_latency`).
+    """
+
+    response_id: str | None
+    end_of_turn: str
+    end_of_turn_t: float
+    first_audio_t: float
+    last_audio_t: float
+
+    @property
+    def wait_ms(self) -> float:
+        """End of the user's turn -> first audio delta: the silence the user hears."""
+        return (self.first_audio_t - self.end_of_turn_t) * 1000
+
+    @property
+    def stream_ms(self) -> float:
+        """First -> last audio delta: how long the answer's audio took to arrive."""
+        return (self.last_audio_t - self.first_audio_t) * 1000
+
+    def __str__(self) -> str:
+        return (f"end of turn ({self.end_of_turn}) -> first audio: {self.wait_ms:.0f} ms; "
+                f"first -> last audio: {self.stream_ms:.0f} ms")
+
+
+def turn_latency(frames: Sequence[Frame], response_id: str | None = None) -> TurnLatency | None:
+    """The latency view of one spoken answer (the last one in `frames` unless `response_id`), or None.
+
+    The user's turn ends, best evidence first, at the server's `input_audio_buffer.speech_stopped`
+    (server VAD), the client's `input_audio_buffer.commit`, or its `response.create`; only events
+    after the previous answer's audio count.
+    """
+    audio = [f for f in frames if f.source == "server" and f.event and f.event.get("type") in _AUDIO_DELTAS]
+    if response_id is None and audio:
+        response_id = audio[-1].event.get("response_id")
+    own = [f for f in audio if f.event.get("response_id") == response_id]
+    if not own:
         return None
-    before = [f for f in frames if f.t <= first.t and f.event and f is not first]
-    for source, trigger in (("client", "response.create"), ("server", "input_audio_buffer.speech_stopped")):
-        found = [f for f in before if f.source == source and f.event.get("type") == trigger]
+    first, last = own[0], own[-1]
+    earlier = [f for f in audio if f.t < first.t and f.event.get("response_id") != response_id]
+    since = earlier[-1].t if earlier else float("-inf")
+    window = [f for f in frames if since < f.t <= first.t and f.event]
+    for source, kind in _END_OF_TURN:
+        found = [f for f in window if f.source == source and f.event.get("type") == kind]
         if found:
-            return trigger, found[-1].t, first.t
+            return TurnLatency(response_id, kind, found[-1].t, first.t, last.t)
     return None
+
+
+def _mono_samples(audio, rate) -> np.ndarray:
+    """The float samples of `audio` (an array or an `AudioBuffer`), with `rate` checked."""
+    samples = getattr(audio, "samples", audio)
+    if not isinstance(samples, np.ndarray) or samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
+        raise TypeError("plot_waveform takes mono float samples (a 1-D numpy array) or an AudioBuffer")
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise ValueError(f"rate must be a positive number of Hz, not {rate!r}")
+    return samples
+
+
+def _draw_waveform(ax, samples: np.ndarray, rate: int, alpha: float = 1.0) -> None:
+    """The waveform against seconds; longer audio as a min/max envelope that keeps the peaks."""
+    if len(samples) > 2 * _ENVELOPE_POINTS:
+        edges = np.linspace(0, len(samples), _ENVELOPE_POINTS + 1).astype(int)
+        lows = np.minimum.reduceat(samples, edges[:-1])
+        highs = np.maximum.reduceat(samples, edges[:-1])
+        ax.fill_between(edges[:-1] / rate, lows, highs, color=CLIENT_COLOR, linewidth=0.4, alpha=alpha, gid="waveform")
+    else:
+        ax.plot(np.arange(len(samples)) / rate, samples, color=CLIENT_COLOR, linewidth=0.6, alpha=alpha, gid="waveform")
 
 
 def _figure(height: float):
@@ -199,33 +282,40 @@ def _annotate_speech(ax, frames: list[Frame], t0: float) -> None:
         if kind == "input_audio_buffer.speech_started":
             started = frame.t
         elif kind == "input_audio_buffer.speech_stopped" and started is not None:
-            ax.axvspan(started - t0, frame.t - t0, color=SPEECH_COLOR, alpha=0.12, gid="speech")
+            ax.axvspan(started - t0, frame.t - t0, color=SPEECH_COLOR, alpha=0.12, gid="speech",
+                       label=None if _has_label(ax, "speech (server VAD)") else "speech (server VAD)")
             ax.annotate("speech", (started - t0, 0.0), xycoords=("data", "axes fraction"),
                         xytext=(2, 3), textcoords="offset points", fontsize=8, color=SPEECH_COLOR)
             started = None
 
 
 def _annotate_latency(ax, frames: list[Frame], t0: float) -> None:
-    found = first_audio_latency(frames)
-    if found is None:
+    latency = turn_latency(frames)
+    if latency is None:
         return
-    trigger, start, end = found
-    y = 2.7
-    ax.annotate("", (end - t0, y), (start - t0, y), gid="latency-arrow",
-                arrowprops={"arrowstyle": "<->", "color": "black", "linewidth": 1})
-    text = f"first audio {(end - start) * 1000:.0f} ms after {_short(trigger)}"
-    ax.annotate(text, ((start + end) / 2 - t0, y), xytext=(0, 4), textcoords="offset points",
-                ha="center", fontsize=8, gid="latency")
+    y = 2.75
+    for (start, end), color, label, gid in (
+            ((latency.end_of_turn_t, latency.first_audio_t), WAIT_COLOR,
+             f"{_short(latency.end_of_turn)} → first audio: {latency.wait_ms:.0f} ms", "latency-wait"),
+            ((latency.first_audio_t, latency.last_audio_t), STREAM_COLOR,
+             f"first → last audio: {latency.stream_ms:.0f} ms", "latency-stream")):
+        ax.hlines(y, start - t0, end - t0, color=color, linewidth=3, label=label, gid=gid)
+        ax.plot([start - t0, end - t0], [y, y], linestyle="none", marker="|", markersize=10, color=color)
 
 
 def _annotate_truncation(ax, frames: list[Frame], t0: float) -> None:
     marks = [f for f in frames if f.event and f.event.get("type") == "conversation.item.truncate"]
     marks = marks or [f for f in frames if f.event and f.event.get("type") == "conversation.item.truncated"]
     for frame in marks[:1]:
-        ax.axvline(frame.t - t0, color=TRUNCATE_COLOR, linewidth=1.2, linestyle="--", gid="truncate")
+        ax.axvline(frame.t - t0, color=TRUNCATE_COLOR, linewidth=1.2, linestyle="--", gid="truncate",
+                   label="truncate sent")
         ax.annotate(f"truncate at {frame.event.get('audio_end_ms')} ms of audio", (frame.t - t0, 0.0),
                     xycoords=("data", "axes fraction"), xytext=(3, 3), textcoords="offset points",
                     fontsize=8, color=TRUNCATE_COLOR)
+
+
+def _has_label(ax, label: str) -> bool:
+    return label in ax.get_legend_handles_labels()[1]
 
 
 def _short(event_type: str) -> str:

@@ -21,10 +21,11 @@ from helpers.cassette import load  # noqa: E402
 
 # The replay contract: how many recorded responses each notebook scenario may ask for.
 EXPECTED_RESPONSES = {
-    "01_connect": 0, "02_session_update": 0, "03_text_turn": 1, "04_audio_turn": 2,
-    "05_audio_output": 1, "06_multi_turn": 3, "06_multi_turn_restore": 1, "07_interruption": 5,
+    "01_connect": 0, "02_session_update": 0, "03_text_turn": 1, "04_audio_turn": 1,
+    "05_audio_output": 1, "06_multi_turn": 3, "06_multi_turn_restore": 1, "07_interruption": 3,
     "08_function_calling": 4, "09_voice_activity": 1, "10_record_and_replay": 1,
     "11_relay_service": 2, "11_relay_service_restore": 1,
+    "12_live_conversation": 3, "13_barge_in": 2, "14_audio_input": 2,
 }
 # Media files and their (sample rate, channels).
 EXPECTED_MEDIA = {

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 from helpers.audio import AudioBuffer, to_pcm16  # noqa: E402
 from helpers.cassette import Frame  # noqa: E402
-from helpers.viz import first_audio_latency, plot_timeline, plot_waveform  # noqa: E402
+from helpers.viz import TurnLatency, plot_timeline, plot_vad_runs, plot_waveform, turn_latency  # noqa: E402
 
 
 def by_gid(fig, gid):
@@ -69,8 +69,12 @@ def test_timeline_has_two_lanes_runs_latency_speech_and_truncation(dialect):
     labels = texts(fig)
     assert "buffer.append ×30" in labels
     assert sum(label.endswith("audio.delta ×20") for label in labels) == 1
-    assert "first audio 350 ms after response.create" in labels
-    assert len(by_gid(fig, "latency")) == 1
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(legend) == ["buffer.speech_stopped → first audio: 450 ms", "first → last audio: 950 ms",
+                              "speech (server VAD)", "truncate sent"]
+    wait, stream = by_gid(fig, "latency-wait")[0], by_gid(fig, "latency-stream")[0]
+    assert wait.get_segments()[0][:, 0].tolist() == pytest.approx([0.85, 1.30])
+    assert stream.get_segments()[0][:, 0].tolist() == pytest.approx([1.30, 2.25])
     assert len(by_gid(fig, "speech")) == 1
     truncate = by_gid(fig, "truncate")
     assert len(truncate) == 1 and truncate[0].get_xdata()[0] == pytest.approx(1.90)
@@ -91,20 +95,43 @@ def test_figures_are_closed_so_notebooks_show_them_once():
     assert wave.get_figwidth() == 10 and wave.get_figheight() <= 3
 
 
-def test_latency_from_speech_stopped_when_the_server_starts_the_response():
-    frames = [f for f in audio_turn() if f.event is None or f.event["type"] != "response.create"]
-    assert first_audio_latency(frames) == ("input_audio_buffer.speech_stopped", 0.85, 1.30)
-    fig = plot_timeline(frames)
-    assert "first audio 450 ms after buffer.speech_stopped" in texts(fig)
+def test_the_users_turn_ends_at_speech_stopped_then_commit_then_response_create():
+    frames = audio_turn()
+    assert turn_latency(frames) == TurnLatency(None, "input_audio_buffer.speech_stopped", 0.85, 1.30, 2.25)
+    no_vad = [f for f in frames if f.event is None or "speech_" not in f.event["type"]]
+    assert turn_latency(no_vad).end_of_turn == "input_audio_buffer.commit"
+    typed = [f for f in no_vad if f.event is None or f.event["type"] != "input_audio_buffer.commit"]
+    latency = turn_latency(typed)
+    assert (latency.end_of_turn, latency.wait_ms, latency.stream_ms) == ("response.create", pytest.approx(350),
+                                                                         pytest.approx(950))
+    assert str(latency) == "end of turn (response.create) -> first audio: 350 ms; first -> last audio: 950 ms"
+    fig = plot_timeline(typed)
+    assert "response.create → first audio: 350 ms" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_latency_is_per_answer_and_ignores_the_previous_answers_trigger():
+    frames = [Frame(0.0, "client", {"type": "response.create"}),
+              Frame(0.4, "server", {"type": "response.audio.delta", "response_id": "r1", "delta": ""}),
+              Frame(0.9, "server", {"type": "response.audio.delta", "response_id": "r1", "delta": ""}),
+              Frame(1.0, "server", {"type": "response.done"}),
+              Frame(2.0, "server", {"type": "input_audio_buffer.speech_stopped"}),
+              Frame(2.6, "server", {"type": "response.output_audio.delta", "response_id": "r2", "delta": ""}),
+              Frame(3.6, "server", {"type": "response.output_audio.delta", "response_id": "r2", "delta": ""})]
+    assert turn_latency(frames) == TurnLatency("r2", "input_audio_buffer.speech_stopped", 2.0, 2.6, 3.6)
+    assert turn_latency(frames, "r1") == TurnLatency("r1", "response.create", 0.0, 0.4, 0.9)
+    assert turn_latency(frames[4:5]) is None and turn_latency(frames, "r9") is None
+    # audio with nothing that ends a user turn before it (e.g. a log cut mid-session): no view
+    assert turn_latency(frames[1:3]) is None
 
 
 def test_a_text_turn_has_no_latency_annotation():
     frames = [Frame(10.0, "client", {"type": "response.create"}),
               Frame(10.2, "server", {"type": "response.text.delta", "delta": "Hi"}),
               Frame(10.3, "server", {"type": "response.done"})]
-    assert first_audio_latency(frames) is None
+    assert turn_latency(frames) is None
     fig = plot_timeline(frames)
-    assert by_gid(fig, "latency") == [] and by_gid(fig, "truncate") == []
+    assert by_gid(fig, "latency-wait") == [] and by_gid(fig, "truncate") == []
+    assert fig.axes[0].get_legend() is None
     assert fig.axes[0].get_xlim()[0] < 0 < 0.3 < fig.axes[0].get_xlim()[1]   # times relative to the first frame
     render(fig)
 
@@ -122,6 +149,7 @@ def test_waveform_draws_audio_spans_and_the_truncation_line():
     ax = fig.axes[0]
     assert len(by_gid(fig, "waveform")) == 1
     assert len(by_gid(fig, "span")) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["detected speech"]
     assert by_gid(fig, "truncate")[0].get_xdata()[0] == pytest.approx(2.2)
     assert "truncated at 2200 ms" in texts(fig)
     assert ax.get_xlim() == (0, 3.0) and ax.get_xlabel() == "time (s)"
@@ -145,6 +173,22 @@ def test_waveform_takes_an_audio_buffer():
     fig = plot_waveform(buffer)
     assert fig.axes[0].get_title() == "0.02 s at 24,000 Hz"
     assert by_gid(fig, "waveform")[0].get_ydata().max() == pytest.approx(0.25)
+
+
+def test_vad_runs_draw_one_legended_bar_per_run_over_the_waveform():
+    samples = (0.5 * np.sin(np.arange(48_000) / 10)).astype(np.float32)
+    runs = [("defaults", 500, 1700), ("silence 1000 ms", 500, 2000)]
+    fig = plot_vad_runs(samples, runs)
+    ax = fig.axes[0]
+    bars = by_gid(fig, "vad-run")
+    assert [bar.get_segments()[0][:, 0].tolist() for bar in bars] == [[0.5, 1.7], [0.5, 2.0]]
+    assert bars[0].get_color().tolist() != bars[1].get_color().tolist()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["defaults: 500–1700 ms",
+                                                                    "silence 1000 ms: 500–2000 ms"]
+    assert len(by_gid(fig, "waveform")) == 1 and ax.get_xlim() == (0, 2.0)
+    render(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plot_vad_runs(samples, [])
 
 
 def test_bad_input_is_rejected_clearly():

@@ -189,15 +189,11 @@ SCENARIOS = (
                 "as it is generated, so conversations feel live.",
                 overrides={"modalities": ["text"]}),
     )),
-    Scenario("04_audio_turn", "04",
-             "(a) English question appended in chunks and committed, with input transcription; "
-             "(b) a Mandarin question sent whole as one item. Two spoken answers.", (
-                 Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
-                 SendAudio("question_en.wav"),
-                 Respond(OCTOPUS_FACT),
-                 SendAudioItem("question_zh.wav"),
-                 Respond("你好！我是一个语音助手，可以陪你聊天、回答问题。"),
-             )),
+    Scenario("04_audio_turn", "04", "An English question appended in chunks and committed; a spoken answer.", (
+        Update(MANUAL),
+        SendAudio("question_en.wav"),
+        Respond(OCTOPUS_FACT),
+    )),
     Scenario("05_audio_output", "05", "A typed request answered with about five seconds of speech.", (
         Update(MANUAL),
         Say("Please say a short welcome message for new students."),
@@ -219,8 +215,7 @@ SCENARIOS = (
              )),
     Scenario("07_interruption", "07",
              "(1) a long answer cancelled mid-stream; (2) a long answer truncated where playback "
-             "stopped; (3) the model only remembers what was heard; (4) server VAD: a spoken "
-             "request, a long answer, the user barges in; (5) the answer to the barge-in.", (
+             "stopped; (3) the model only remembers what was heard.", (
                  Update(MANUAL),
                  Say("Tell me about the history of tea."),
                  Respond(TEA_HISTORY, cancel_after_s=1.2),
@@ -230,10 +225,6 @@ SCENARIOS = (
                  Say("Sorry, what were you saying?"),
                  Respond("I was saying that the fresh leaves are picked by hand, and then heated "
                          "quickly. Shall I go on?"),
-                 Update({"turn_detection": vad()}),
-                 Speak("vad_utterance.wav", reply=Respond(ROBOT_STORY)),
-                 Speak("barge_in.wav", barge_in_after_s=1.5,
-                       reply=Respond("Okay! A little robot kept a lighthouse shining through a storm.")),
              )),
     Scenario("08_function_calling", "08",
              "get_weather: (1) a call; (2) the answer using its result; (3) speech and a call in "
@@ -249,13 +240,16 @@ SCENARIOS = (
                  Respond("Beijing is sunny and twelve degrees, a nice day for a walk."),
              )),
     Scenario("09_voice_activity", "09",
-             "Server VAD: the same utterance streamed under three settings with create_response "
-             "off (speech_started / speech_stopped / committed only), then once with it on.", (
+             "Server VAD: the same utterance streamed under four settings with create_response off "
+             "(speech_started / speech_stopped / committed only), each changing one setting of the "
+             "first, then once with create_response on.", (
                  Update({**BASE, "turn_detection": vad(create_response=False)}),
                  Speak("vad_utterance.wav"),
-                 Update({"turn_detection": vad(silence_ms=1000, prefix_ms=100, create_response=False)}),
+                 Update({"turn_detection": vad(silence_ms=1000, create_response=False)}),
                  Speak("vad_utterance.wav"),
-                 Update({"turn_detection": vad(silence_ms=200, energy=1500, create_response=False)}),
+                 Update({"turn_detection": vad(prefix_ms=0, create_response=False)}),
+                 Speak("vad_utterance.wav"),
+                 Update({"turn_detection": vad(energy=1000, create_response=False)}),
                  Speak("vad_utterance.wav"),
                  Update({"turn_detection": vad()}),
                  Speak("vad_utterance.wav",

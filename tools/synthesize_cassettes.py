@@ -1,4 +1,4 @@
-"""Build every shipped cassette (media/cassettes/NAME.jsonl) from the turn scripts in tools/scenarios.py.
+"""Build every shipped cassette (media/cassettes/NAME.jsonl) from the turn scripts in tools/scenarios*.py.
 
     python tools/synthesize_cassettes.py [--out DIR] [--only NAME ...]
 
@@ -49,10 +49,12 @@ sys.path[:0] = [str(ROOT), str(TOOLS_DIR)]
 from helpers import events  # noqa: E402
 from helpers.cassette import FORMAT_VERSION, Cassette, Frame, save  # noqa: E402
 from make_media import MEDIA, MEDIA_DIR, espeak_version, speak  # noqa: E402
+import scenarios_lessons  # noqa: E402
 from scenarios import (SCENARIOS, Call, Respond, Restore, ReturnResult, Say, Scenario,  # noqa: E402
                        SendAudio, SendAudioItem, Speak, Truncate, Update)
 
 CASSETTE_DIR = MEDIA_DIR / "cassettes"
+ALL_SCENARIOS = SCENARIOS + scenarios_lessons.SCENARIOS
 RATE = 24000
 SPEEDUP = 2.5                  # audio is generated this many times faster than real time
 USER_AUDIO_TOKENS_PER_S = 10
@@ -617,11 +619,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=CASSETTE_DIR, help="folder for the .jsonl files")
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME", help="build only these scenarios")
     args = parser.parse_args(argv)
-    known = {s.name for s in SCENARIOS}
+    known = {s.name for s in ALL_SCENARIOS}
     unknown = set(args.only or ()) - known
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {sorted(known)}")
-    for scenario in SCENARIOS:
+    for scenario in ALL_SCENARIOS:
         if args.only is None or scenario.name in args.only:
             path = save(synthesize(scenario), args.out / f"{scenario.name}.jsonl")
             print(f"{path}  {path.stat().st_size / 1e6:.2f} MB  {scenario.responses} response(s)")
