@@ -18,7 +18,6 @@ once, in every wait.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import queue
@@ -37,7 +36,7 @@ from .cassette import SCRUBBED, CassetteWriter, Frame
 from .conversation import Conversation
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
 from .session import ClientSession, match_set, server_error
-from .transport import ReceiveLoop, buffer_reads
+from .transport import ReceiveLoop, buffer_reads, proxy_options
 
 __all__ = ["RealtimeClient"]
 
@@ -93,9 +92,7 @@ class RealtimeClient:
         self._thread = threading.Thread(
             target=self._app.run_forever, name=f"realtime-{provider}", daemon=True,
             kwargs={"ping_interval": ping_interval, "ping_timeout": min(10.0, ping_interval / 2),
-                    "skip_utf8_validation": True, "dispatcher": ReceiveLoop(),
-                    # loopback never goes through a proxy; other hosts follow the proxy settings
-                    "http_no_proxy": [host] if _is_loopback(host) else None})
+                    "skip_utf8_validation": True, "dispatcher": ReceiveLoop(), **proxy_options(host)})
         self._thread.start()
         if not self._opened.wait(timeout):
             self.close()
@@ -362,16 +359,6 @@ def _recording_to(recorder: CassetteWriter) -> Callable[[Frame, str | None], Non
         else:
             recorder.add(frame.t, frame.source, frame.event)
     return record
-
-
-def _is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_seconds(name: str, value: Any, zero_ok: bool = True) -> None:

@@ -1,6 +1,6 @@
 """The one place that shapes how websocket-client reads: frames back to back, 64 KiB at a time.
 
-`ReceiveLoop` is a `WebSocketApp.run_forever(dispatcher=...)` dispatcher: a documented hook.
+`proxy_options(host)` keeps loopback traffic off any proxy. `ReceiveLoop` is a `WebSocketApp.run_forever(dispatcher=...)` dispatcher: a documented hook.
 `buffer_reads(ws)` is not: websocket-client has no public hook for its socket reads, so it
 swaps the connected `WebSocket`'s ``sock`` attribute for a `BufferedSocket`. That reach is
 here and nowhere else; ``tests/test_transport.py`` fails if an upgrade moves it.
@@ -8,12 +8,13 @@ here and nowhere else; ``tests/test_transport.py`` fails if an upgrade moves it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
 import websocket
 
-__all__ = ["BufferedSocket", "ReceiveLoop", "buffer_reads"]
+__all__ = ["BufferedSocket", "ReceiveLoop", "buffer_reads", "proxy_options"]
 
 
 class ReceiveLoop:
@@ -79,3 +80,25 @@ def buffer_reads(ws: websocket.WebSocket) -> None:
     if raw is None or isinstance(raw, BufferedSocket):
         return
     ws.sock = BufferedSocket(raw)
+
+
+def proxy_options(host: str) -> dict[str, Any]:
+    """`run_forever` options that send a loopback `host` direct; other hosts follow the proxy settings.
+
+    websocket-client applies ``http_no_proxy`` only next to an explicit ``http_proxy_host``
+    (with none, it reads ``http_proxy`` and ``no_proxy`` from the environment), so for loopback
+    an explicit proxy is named and at once excluded: the connection goes direct.
+    """
+    if not _is_loopback(host):
+        return {}
+    return {"http_proxy_host": host, "http_proxy_port": 1, "proxy_type": "http", "http_no_proxy": [host]}
+
+
+def _is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
