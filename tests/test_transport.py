@@ -50,7 +50,10 @@ def test_buffer_reads_serves_frames_from_few_large_reads():
         finally:
             ws.close()
     assert received[-1] == '{"type":"response.done"}'
-    assert len(reads) < 100, f"{len(reads)} socket reads for 501 frames: websocket-client no longer reads via .sock.recv"
+    assert reads, "websocket-client no longer reads through WebSocket.sock.recv"
+    assert set(reads) == {BufferedSocket.READ_SIZE}
+    # unbuffered, websocket-client asks at least twice per frame (header, then payload)
+    assert len(reads) < 501, f"{len(reads)} socket reads for 501 frames: the buffer is bypassed"
 
 
 def test_the_client_reads_through_the_buffer():
