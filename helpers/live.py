@@ -32,7 +32,6 @@ from typing import Callable, Iterable, Iterator
 from . import events as ev
 from .audio import decode_delta, load_audio, to_pcm16
 from .events import BYTES_PER_MS, MIN_COMMIT_MS, SAMPLE_RATE
-from .conversation import Conversation
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
 from .player import Player, device_problem, quiet_stderr, open_player
 from .report import turn_report
@@ -167,8 +166,6 @@ class VoiceSession:
         self._turns: list[LiveTurn] = []              # turns whose response.created has not arrived
         self.errors: list[RealtimeServerError] = []
         self.truncations: list[dict] = []             # conversation.item.truncate events sent
-        self._conversation = Conversation()
-        self._seen = 0                                # frames of client.history observed
         self._cond = threading.Condition()
         self._active: str | None = None               # the running response's id
         self._audio_item: str | None = None           # the assistant item whose audio plays last
@@ -185,10 +182,8 @@ class VoiceSession:
 
     @property
     def conversation(self) -> Conversation:
-        """The conversation so far, kept up to date as events arrive (pass it to `turn_report`)."""
-        with self._cond:
-            self._observe_history()
-            return self._conversation
+        """The conversation so far, kept by the client's core (pass it to `turn_report`)."""
+        return self.client.conversation
 
     @property
     def vad(self) -> bool:
@@ -359,12 +354,6 @@ class VoiceSession:
                     raise error
             raise self._connection_lost
 
-    def _observe_history(self) -> None:
-        history = self.client.history
-        while self._seen < len(history):
-            self._conversation.observe(history[self._seen])
-            self._seen += 1
-
     def _receive(self) -> None:
         """The receive thread: every server event updates the state, the player and the view."""
         while not self._closed.is_set():
@@ -376,7 +365,6 @@ class VoiceSession:
                 event = err.event or {"type": "error", "error": err.error}
                 with self._cond:
                     self.errors.append(err)
-                    self._observe_history()
                     self._cond.notify_all()
             except RealtimeConnectionClosed as err:
                 with self._cond:
@@ -392,7 +380,6 @@ class VoiceSession:
         kind = event.get("type")
         barge_in = False
         with self._cond:
-            self._observe_history()
             if kind in _AUDIO_DELTAS:
                 if self.player.feed(decode_delta(event["delta"]), item_id=event.get("item_id")):
                     self._audio_item = event.get("item_id")

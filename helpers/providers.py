@@ -39,8 +39,10 @@ PROVIDERS = {
 }
 
 
-def get_provider(name: str | None = None) -> Provider:
-    """The preset called `name` (default: $REALTIME_PROVIDER, else "replay")."""
+def get_provider(name: str | Provider | None = None) -> Provider:
+    """The preset called `name` (default: $REALTIME_PROVIDER, else "replay"); a `Provider` is returned as is."""
+    if isinstance(name, Provider):
+        return name
     name = (name or os.environ.get("REALTIME_PROVIDER") or "replay").lower()
     if name not in PROVIDERS:
         raise ValueError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDERS)}")
