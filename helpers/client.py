@@ -18,6 +18,7 @@ once, in every wait.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import queue
@@ -34,7 +35,7 @@ import websocket
 
 from .cassette import SCRUBBED, CassetteWriter, Frame
 from .conversation import Conversation
-from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
+from .errors import RealtimeConnectionClosed, RealtimeTimeout
 from .session import ClientSession, match_set, server_error
 from .transport import ReceiveLoop, buffer_reads, proxy_options
 
@@ -141,7 +142,8 @@ class RealtimeClient:
     def _on_open(self, app: websocket.WebSocketApp) -> None:
         self._t0 = time.monotonic()
         self._socket = app.sock
-        buffer_reads(app.sock)
+        if app.sock is not None:
+            buffer_reads(app.sock)
         self._opened.set()
 
     def _on_data(self, _app: Any, data: bytes, opcode: int, _fin: Any) -> None:
@@ -267,10 +269,8 @@ class RealtimeClient:
     def close(self, timeout: float = 5.0) -> None:
         """Close the socket and join the background thread (idempotent)."""
         if self._socket is not None and not self._closed.is_set():
-            try:  # the socket thread reads the server's reply and tears down
-                self._socket.send_close()
-            except (websocket.WebSocketException, OSError):
-                pass
+            with contextlib.suppress(websocket.WebSocketException, OSError):
+                self._socket.send_close()  # the socket thread reads the server's reply and tears down
             if not self._closed.wait(min(timeout, 2.0)):
                 self._shutdown_socket()  # no reply: wake the socket thread with EOF
         self._app.keep_running = False
@@ -286,10 +286,8 @@ class RealtimeClient:
     def _shutdown_socket(self) -> None:
         raw = getattr(self._socket or self._app.sock, "sock", None)
         if raw is not None:
-            try:
+            with contextlib.suppress(OSError):
                 raw.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def __enter__(self) -> RealtimeClient:
         return self
@@ -334,10 +332,8 @@ class _FrameLog:
         self._write(f'{{"t":{frame.t:.3f},"from":"{frame.source}","event":{raw}}}\n')
 
     def _write(self, line: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # the log was closed under us by a concurrent close
             self._file.write(line)
-        except ValueError:  # the log was closed under us by a concurrent close
-            pass
 
 
 def _create_numbered(folder: Path, stem: str) -> IO[str]:

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from .client import RealtimeClient
 from .events import check_dialect
-from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
 from .providers import Provider, default_cassettes, default_log_dir, get_api_key, get_provider
+from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
 
 
 def connect(provider: str | Provider | None = None, model: str | None = None, cassette: str | None = None, *,

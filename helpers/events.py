@@ -283,5 +283,5 @@ def _b64(audio: str | bytes | bytearray | memoryview) -> str:
 
 def missing_fields(event: dict) -> list[str]:
     """Required fields `event` lacks (empty for unknown types: the server judges those)."""
-    return [name for name in CLIENT_EVENTS.get(event.get("type"), ()) if name not in event]
+    return [name for name in CLIENT_EVENTS.get(str(event.get("type")), ()) if name not in event]
 

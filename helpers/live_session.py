@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .audio import decode_delta
-from .events import BYTES_PER_MS, MIN_COMMIT_MS
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
+from .events import BYTES_PER_MS, MIN_COMMIT_MS
 from .player import Player
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class VoiceSession:
         self._cond = threading.Condition()
         self._active: str | None = None               # the running response's id
         self._audio_item: str | None = None           # the assistant item whose audio plays last
-        self._source = None
+        self._source: Iterable[bytes] | None = None
         self._sender: threading.Thread | None = None
         self._sent_bytes = 0
         self._send_error: BaseException | None = None
@@ -147,8 +147,10 @@ class VoiceSession:
     def send_audio(self, source: Iterable[bytes], timeout: float = 30.0) -> LiveTurn | None:
         """Send all of `source` (a file standing in for speech), then release: press, wait, release."""
         self.press(source)
-        self._sender.join(timeout)
-        if self._sender.is_alive():
+        sender = self._sender
+        assert sender is not None  # press() started it
+        sender.join(timeout)
+        if sender.is_alive():
             raise RealtimeTimeout(["the audio source to end"], timeout, [])
         return self.release()
 
@@ -258,6 +260,7 @@ class VoiceSession:
             for error in self.errors[errors_before:]:
                 if error.code not in _BENIGN_ERRORS:
                     raise error
+            assert self._connection_lost is not None  # what ready() saw, since nothing else was found
             raise self._connection_lost
 
     def _receive(self) -> None:

@@ -7,7 +7,6 @@ import html
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
 from .audio import load_audio, to_pcm16
 from .live_session import VoiceSession

@@ -76,7 +76,7 @@ def _colab_secret(names: tuple[str, ...]) -> str | None:
     if "google.colab" not in sys.modules:
         return None
     try:
-        from google.colab import userdata  # type: ignore[import-not-found]
+        from google.colab import userdata
     except ImportError:
         return None
     for name in names:

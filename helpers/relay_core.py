@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,10 +132,11 @@ class Relay:
                 conversation = RelayConversation(uuid.uuid4().hex, self.clock())
                 self._conversations[conversation.id] = conversation
             else:
-                conversation = self._conversations.get(conversation_id)
-                if conversation is None:
+                known = self._conversations.get(conversation_id)
+                if known is None:
                     raise RelayError(404, "conversation_not_found", f"no conversation {conversation_id[:64]!r}: "
                                      "it never existed or was forgotten; send no conversation_id to start one")
+                conversation = known
                 if conversation.busy:
                     raise RelayError(409, "conversation_busy", "this conversation is in the middle of a "
                                      "turn: wait for its done event before sending the next one")
@@ -170,7 +171,7 @@ class Relay:
             idle = [c for c in self._conversations.values() if not c.busy and c.client is not None
                     and now - c.last_used >= self.idle_timeout_s]
             clients = [self._detach(c) for c in idle]
-        for conversation, client in zip(idle, clients):
+        for conversation, client in zip(idle, clients, strict=False):
             log.info("conversation %s idle for %.0f s: upstream session closed", conversation.id,
                      now - conversation.last_used)
             client.close()
@@ -209,19 +210,19 @@ class Relay:
                  opening["upstream"], len(restore))
         return opening
 
-    def run_turn(self, conversation: RelayConversation, turn: TurnInput) -> Iterator[tuple[str, dict]]:
+    def run_turn(self, conversation: RelayConversation, turn: TurnInput) -> Generator[tuple[str, dict], None, None]:
         """The turn's SSE events as (name, data), each produced by blocking on the upstream session.
 
         A turn either completes, or the upstream session is closed (its history kept) so the
         next turn starts clean in a restored session: nothing half-done leaks into it.
         """
-        client = conversation.client
+        client = _open_client(conversation)
         finished = False
         try:
             if turn.pcm16 is not None:
                 yield from self._send_audio(client, turn.pcm16)
             else:
-                client.send(ev.user_text(turn.text))
+                client.send(ev.user_text(turn.text or ""))
                 client.wait_for("conversation.item.created", timeout=ACK_TIMEOUT_S)
             client.send(ev.response_create())
             for event in client.stream("response.done", timeout=TURN_TIMEOUT_S):
@@ -264,7 +265,7 @@ class Relay:
 
     def _result(self, conversation: RelayConversation, response_id: str) -> dict:
         """The done event: the answer's transcript, its saved audio, the history and the turn report."""
-        history = conversation.client.conversation
+        history = _open_client(conversation).conversation
         items = [history.item(i) for i in history.responses[response_id].output]
         pcm16 = b"".join(item.audio_bytes for item in items)
         audio_url = None
@@ -290,7 +291,7 @@ class Relay:
 
     def _detach(self, conversation: RelayConversation) -> RealtimeClient:
         """Take the conversation's client away, keeping its history as items to restore (lock held)."""
-        client, conversation.client = conversation.client, None
+        client, conversation.client = _open_client(conversation), None
         conversation.restore = client.conversation.restore_events(client.dialect, max_items=MAX_RESTORE_ITEMS)
         return client
 
@@ -299,3 +300,10 @@ class Relay:
             conversation.client.close()
         for name in conversation.audio_files:
             (self.output_dir / name).unlink(missing_ok=True)
+
+
+def _open_client(conversation: RelayConversation) -> RealtimeClient:
+    """The conversation's upstream client; only called while it has one (a turn, or a detach)."""
+    if conversation.client is None:
+        raise RuntimeError(f"conversation {conversation.id} has no upstream session")
+    return conversation.client

@@ -123,7 +123,7 @@ class _ClosingStream(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):
-                await self.body_iterator.aclose()
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]  # always our async generator
 
 
 async def _sse_stream(relay: Relay, limiter: anyio.CapacityLimiter, conversation: RelayConversation,
@@ -266,7 +266,7 @@ def _refusal(error: RelayError, headers: dict[str, str] | None = None) -> JSONRe
 
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, dict]]:
     """(event, data) pairs from the lines of an SSE stream whose data is JSON (as the relay sends)."""
-    name, data = "message", []
+    name, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:

@@ -1,6 +1,7 @@
 """The one place that shapes how websocket-client reads: frames back to back, 64 KiB at a time.
 
-`proxy_options(host)` keeps loopback traffic off any proxy. `ReceiveLoop` is a `WebSocketApp.run_forever(dispatcher=...)` dispatcher: a documented hook.
+`proxy_options(host)` keeps loopback traffic off any proxy. `ReceiveLoop` is a
+`WebSocketApp.run_forever(dispatcher=...)` dispatcher: a documented hook.
 `buffer_reads(ws)` is not: websocket-client has no public hook for its socket reads, so it
 swaps the connected `WebSocket`'s ``sock`` attribute for a `BufferedSocket`. That reach is
 here and nowhere else; ``tests/test_transport.py`` fails if an upgrade moves it.
@@ -79,7 +80,7 @@ def buffer_reads(ws: websocket.WebSocket) -> None:
     raw = ws.sock
     if raw is None or isinstance(raw, BufferedSocket):
         return
-    ws.sock = BufferedSocket(raw)
+    ws.sock = BufferedSocket(raw)  # type: ignore[assignment]  # the reach: a socket-like stand-in
 
 
 def proxy_options(host: str) -> dict[str, Any]:

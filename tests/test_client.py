@@ -38,7 +38,7 @@ async def scripted(conn):
             return
         elif kind == "flood":
             for n in range(event["count"]):
-                await conn.send('{"type":"tick","n":%d}' % n)
+                await conn.send(f'{{"type":"tick","n":{n}}}')
         elif kind == "audio.me":
             for _ in range(3):
                 await conn.send(json.dumps({"type": "response.output_audio_transcript.delta", "delta": "hi "}))
@@ -178,10 +178,10 @@ def test_history_and_log_keep_every_frame(server_url, tmp_path):
     kinds = [(f.source, f.event["type"]) for f in c.history]
     assert kinds[:2] == [("server", "session.created"), ("client", "audio.me")]
     assert kinds[-1] == ("server", "response.done")
-    lines = [json.loads(l) for l in next(tmp_path.glob("*.jsonl")).read_text().splitlines()]
-    assert [l["event"]["type"] for l in lines if "event" in l] == [k for _, k in kinds]
+    lines = [json.loads(text) for text in next(tmp_path.glob("*.jsonl")).read_text().splitlines()]
+    assert [line["event"]["type"] for line in lines if "event" in line] == [k for _, k in kinds]
     assert lines[-1]["close"]["code"] is not None
-    audio = [l["event"]["delta"] for l in lines if "event" in l and l["event"]["type"].endswith("audio.delta")]
+    audio = [line["event"]["delta"] for line in lines if "event" in line and line["event"]["type"].endswith("audio.delta")]
     assert audio == ["<4 base64 chars>"] * 3
 
 
@@ -225,10 +225,9 @@ def test_handshake_rejection_points_at_the_key(status):
     def reject(conn, request):
         return conn.respond(status, "no\n")
 
-    with ws_server(scripted, process_request=reject) as url:
-        with pytest.raises(RealtimeConnectionClosed, match="API key") as info:
-            RealtimeClient(url + "/v1/realtime?model=m",
-                           headers=[f"Authorization: Bearer {FAKE_KEY}"], secrets=(FAKE_KEY,), timeout=5)
+    with ws_server(scripted, process_request=reject) as url, pytest.raises(RealtimeConnectionClosed, match="API key") as info:
+        RealtimeClient(url + "/v1/realtime?model=m",
+                       headers=[f"Authorization: Bearer {FAKE_KEY}"], secrets=(FAKE_KEY,), timeout=5)
     assert FAKE_KEY not in str(info.value)
 
 

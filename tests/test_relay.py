@@ -172,13 +172,13 @@ def test_concurrent_conversations_are_isolated_and_one_turn_at_a_time(start_rela
 
 def test_a_new_conversation_is_refused_while_every_kept_one_is_mid_turn(start_relay):
     server = start_relay(max_conversations=1)
-    with http_client(server) as http:
-        with http.stream("POST", "/process_audio", files={"file": (MEDIA / "question_en.wav").open("rb")}) as a:
-            lines = a.iter_lines()
-            assert next(relay.parse_sse(lines))[0] == "turn"
-            full = http.post("/process_audio", data={"text": "hello"})
-            assert full.status_code == 503 and full.json()["error"]["code"] == "at_capacity"
-            assert list(relay.parse_sse(lines))[-1][0] == "done"
+    with (http_client(server) as http,
+          http.stream("POST", "/process_audio", files={"file": (MEDIA / "question_en.wav").open("rb")}) as a):
+        lines = a.iter_lines()
+        assert next(relay.parse_sse(lines))[0] == "turn"
+        full = http.post("/process_audio", data={"text": "hello"})
+        assert full.status_code == 503 and full.json()["error"]["code"] == "at_capacity"
+        assert list(relay.parse_sse(lines))[-1][0] == "done"
 
 
 def test_text_turn(start_relay):
@@ -271,7 +271,7 @@ def test_upstream_drop_mid_turn_ends_the_stream_with_an_error_event(start_relay)
         assert first.status_code == 200
         name, error = events[-1]
         assert name == "error" and error["code"] == "upstream_closed" and "1011" in error["message"]
-        assert 0 < len(of(events, "transcript")) and not of(events, "done")
+        assert len(of(events, "transcript")) > 0 and not of(events, "done")
         _, events = turn(http, wav="followup_en.wav", conversation_id=first.headers["x-conversation-id"])
     assert events[0][1]["upstream"] == "restored" and events[0][1]["restored_items"] == 2
 

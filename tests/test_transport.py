@@ -13,7 +13,7 @@ from tests.wsserver import ws_server
 
 async def burst(conn):
     for n in range(500):
-        await conn.send('{"type":"tick","n":%d}' % n)
+        await conn.send(f'{{"type":"tick","n":{n}}}')
     await conn.send('{"type":"response.done"}')
     await conn.wait_closed()
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..providers import default_cassettes
 from ..serving import ServerThread
@@ -77,10 +78,8 @@ class BackgroundServer(ServerThread):
 
     def _request_stop(self) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 self._loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
 
 
 def serve_in_background(cassettes: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
