@@ -171,7 +171,7 @@ class Relay:
             idle = [c for c in self._conversations.values() if not c.busy and c.client is not None
                     and now - c.last_used >= self.idle_timeout_s]
             clients = [self._detach(c) for c in idle]
-        for conversation, client in zip(idle, clients, strict=False):
+        for conversation, client in zip(idle, clients, strict=True):
             log.info("conversation %s idle for %.0f s: upstream session closed", conversation.id,
                      now - conversation.last_used)
             client.close()
