@@ -42,7 +42,8 @@ async def _serve() -> None:
                 if delay > 0:
                     await asyncio.sleep(delay)
             await conn.send(FRAME % (n, time.monotonic()))
-        await conn.send('{"type":"response.done","event_id":"event_end","response":{"id":"resp_1","status":"completed","output":[],"object":"realtime.response"}}')
+        await conn.send('{"type":"response.done","event_id":"event_end","response":{"id":"resp_1",'
+                        '"status":"completed","output":[],"object":"realtime.response"}}')
         await conn.wait_closed()
 
     async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:

@@ -36,7 +36,7 @@ def direct_turn(url: str) -> float:
     with connect("replay", cassette="11_relay_service", url=url, log=False, speed=0) as client:
         client.wait_for("session.created")
         client.send(ev.session_update(ev.session_config(
-            client.dialect, instructions=relay.INSTRUCTIONS, voice=relay.VOICES[client.dialect],
+            client.dialect, instructions=relay.INSTRUCTIONS, voice=ev.default_voice(client.dialect),
             output="audio", transcription=relay.TRANSCRIPTION, turn_detection=None)))
         client.wait_for("session.updated")
         for event in audio.append_events(WAV, chunk_ms=relay.APPEND_CHUNK_MS, verbose=False):

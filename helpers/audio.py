@@ -19,8 +19,8 @@ import base64
 import binascii
 import io
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile
@@ -162,7 +162,7 @@ def _append_events(pcm16: bytes, step: int, seconds: float, show: bool) -> Itera
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s") as bar:
         for start in range(0, len(view), step):
             chunk = view[start:start + step]
-            yield input_audio_append(chunk)
+            yield input_audio_append(bytes(chunk))
             bar.update(len(chunk) / (BYTES_PER_MS * 1000))
 
 

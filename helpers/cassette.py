@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 FORMAT_VERSION = 1
 SCRUBBED = "<scrubbed>"

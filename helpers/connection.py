@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 from .client import RealtimeClient
 from .events import check_dialect
+from .providers import Provider, default_cassettes, default_log_dir, get_api_key, get_provider
 from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
-from .providers import default_cassettes, default_log_dir, get_api_key, get_provider
 
 
-def connect(provider: str | None = None, model: str | None = None, cassette: str | None = None, *,
+def connect(provider: str | Provider | None = None, model: str | None = None, cassette: str | None = None, *,
             dialect: str | None = None, api_key: str | None = None, url: str | None = None,
             record: bool | str | Path | None = None, log: bool = True, timeout: float = 10.0,
             **options: Any) -> RealtimeClient:
@@ -22,7 +22,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
     Raises at once when the service refuses: `RealtimeConnectionClosed` for an unreachable
     server or a rejected handshake, `RealtimeServerError` for a bad key or model.
 
-    provider: "replay" (default; $REALTIME_PROVIDER overrides), "stepfun" or "openai".
+    provider: "replay" (default; $REALTIME_PROVIDER overrides), "stepfun" or "openai" (or a `Provider`).
     cassette: the recorded session the replay server serves (ignored when live).
     dialect:  "beta" or "ga"; by default the provider's (replay: from the model, or $REALTIME_DIALECT).
     record:   a cassette path (or True: media/cassettes/<cassette>.jsonl) to record this session to.

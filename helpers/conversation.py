@@ -465,7 +465,7 @@ class Conversation:
 
     def _restore_event(self, item: Item, dialect: str, truncated: str, calls: set[str]) -> dict | None:
         if item.type == "function_call":
-            calls.add(item.call_id)
+            calls.add(item.call_id or "")
             return ev.item_create({"type": "function_call", "call_id": item.call_id,
                                    "name": item.name, "arguments": item.arguments})
         if item.type == "function_call_output":

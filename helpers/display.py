@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _AUDIO_KEYS = {"audio", "delta"}
 _LONG = 60

@@ -5,6 +5,8 @@ Every waiter in `helpers` ends in one of these or returns: it never hangs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .display import collapse_runs
 
 
@@ -37,13 +39,23 @@ class RealtimeConnectionClosed(ConnectionError):
 
 
 class RealtimeServerError(Exception):
-    """The server answered with an `error` event; `error` is its `error` object."""
+    """The server answered with an `error` event; `error` is its `error` object.
 
-    def __init__(self, error: dict, event: dict | None = None):
-        self.error = dict(error or {})
+    A malformed payload (a string, a list, null) still makes this error: `raw` keeps it as
+    sent, `error` is then ``{"message": <its text>}`` (or empty), and `event` is the whole event.
+    """
+
+    def __init__(self, error: Any, event: dict | None = None):
+        self.raw = error
+        if isinstance(error, dict):
+            self.error = dict(error)
+        elif error is None:
+            self.error = {}
+        else:
+            self.error = {"message": error if isinstance(error, str) else repr(error)[:500]}
         self.event = event
         self.code = self.error.get("code")
-        self.message = self.error.get("message", "")
+        message = self.error.get("message", "")
+        self.message = message if isinstance(message, str) else repr(message)[:500]
         label = self.code or self.error.get("type") or "error"
         super().__init__(f"{label}: {self.message}")
-

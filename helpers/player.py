@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -361,7 +361,7 @@ def device_problem(direction: str = "output") -> str | None:
         pa = pyaudio.PyAudio()
         try:
             getattr(pa, f"get_default_{direction}_device_info")()
-        except (OSError, IOError):
+        except OSError:
             return f"no audio {direction} device found"
         finally:
             pa.terminate()

@@ -39,8 +39,10 @@ PROVIDERS = {
 }
 
 
-def get_provider(name: str | None = None) -> Provider:
-    """The preset called `name` (default: $REALTIME_PROVIDER, else "replay")."""
+def get_provider(name: str | Provider | None = None) -> Provider:
+    """The preset called `name` (default: $REALTIME_PROVIDER, else "replay"); a `Provider` is returned as is."""
+    if isinstance(name, Provider):
+        return name
     name = (name or os.environ.get("REALTIME_PROVIDER") or "replay").lower()
     if name not in PROVIDERS:
         raise ValueError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDERS)}")
@@ -74,7 +76,7 @@ def _colab_secret(names: tuple[str, ...]) -> str | None:
     if "google.colab" not in sys.modules:
         return None
     try:
-        from google.colab import userdata  # type: ignore[import-not-found]
+        from google.colab import userdata
     except ImportError:
         return None
     for name in names:

@@ -86,6 +86,7 @@ def turn_report(conversation: Conversation, response_id: str | None = None,
         known = ", ".join(conversation.responses) or "none"
         raise KeyError(f"no response {response_id!r}; known responses: {known}")
 
+    measured_from: str | None
     start, measured_from = response.t_create_sent, "response.create sent"
     if start is None:
         start, measured_from = response.t_created, "response.created"

@@ -7,8 +7,8 @@ is a cell's last value (``fig = plot_timeline(client.history); fig``) or is pass
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -101,10 +101,8 @@ def plot_timeline(frames: Sequence[Frame], *, title: str | None = None):
         ends: list[float] = []                    # right end of the last label on each level
         for frame in singles:
             x = frame.t - t0
-            if frame.event is not None:
-                label = _short(frame.event.get("type", "?"))
-            else:
-                label = f"close {frame.close.get('code')}"
+            label = (_short(frame.event.get("type", "?")) if frame.event is not None
+                     else f"close {(frame.close or {}).get('code')}")
             level = _free_level(ends, x, len(label) * _CHAR_WIDTH * span)
             ax.plot([x], [y], marker="|", markersize=12, color=colors[source], gid="event")
             ax.annotate(label, (x, y), xytext=(1, 7 + 10 * level), textcoords="offset points",
@@ -309,7 +307,7 @@ def _annotate_truncation(ax, frames: list[Frame], t0: float) -> None:
     for frame in marks[:1]:
         ax.axvline(frame.t - t0, color=TRUNCATE_COLOR, linewidth=1.2, linestyle="--", gid="truncate",
                    label="truncate sent")
-        ax.annotate(f"truncate at {frame.event.get('audio_end_ms')} ms of audio", (frame.t - t0, 0.0),
+        ax.annotate(f"truncate at {(frame.event or {}).get('audio_end_ms')} ms of audio", (frame.t - t0, 0.0),
                     xycoords=("data", "axes fraction"), xytext=(3, 3), textcoords="offset points",
                     fontsize=8, color=TRUNCATE_COLOR)
 

@@ -81,7 +81,8 @@ def response_run(dialect: str, n: int, *, audio_chunks: int = 0, chunk_ms: int =
     events = [{"type": "response.created", "response": response},
               {"type": "response.output_item.added", "response_id": rid, "output_index": 0, "item": item},
               {"type": name(ack), "previous_item_id": None, "item": item},
-              {"type": "response.content_part.added", **ids, "part": {"type": part_type, **({"transcript": ""} if audio else {"text": ""})}}]
+              {"type": "response.content_part.added", **ids,
+               "part": {"type": part_type, **({"transcript": ""} if audio else {"text": ""})}}]
     if audio:
         for i in range(audio_chunks):
             if i < len(words):

@@ -15,9 +15,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import audio
-from helpers.audio import (AudioBuffer, MAX_APPEND_BYTES, append_events, append_payloads, bytes_to_ms,
-                           decode_delta, decode_deltas, from_pcm16, load_audio, ms_to_bytes, save_wav,
-                           to_mono_24k, to_pcm16)
+from helpers.audio import (
+    MAX_APPEND_BYTES,
+    AudioBuffer,
+    append_events,
+    append_payloads,
+    bytes_to_ms,
+    decode_delta,
+    decode_deltas,
+    from_pcm16,
+    load_audio,
+    ms_to_bytes,
+    save_wav,
+    to_mono_24k,
+    to_pcm16,
+)
 
 
 def sine(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:
@@ -226,7 +238,7 @@ def test_audio_buffer_accepts_decoded_bytes_split_mid_sample():
     buffer = AudioBuffer()
     buffer.add(pcm[:51])
     with pytest.raises(ValueError, match="odd number of bytes"):
-        buffer.samples
+        _ = buffer.samples
     buffer.add(pcm[51:])
     assert buffer.pcm16 == pcm
 

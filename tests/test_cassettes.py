@@ -17,6 +17,7 @@ CASSETTES = MEDIA / "cassettes"
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import synthesize_cassettes as synth  # noqa: E402
+
 from helpers.cassette import load  # noqa: E402
 
 # The replay contract: how many recorded responses each notebook scenario may ask for.

@@ -38,7 +38,7 @@ async def scripted(conn):
             return
         elif kind == "flood":
             for n in range(event["count"]):
-                await conn.send('{"type":"tick","n":%d}' % n)
+                await conn.send(f'{{"type":"tick","n":{n}}}')
         elif kind == "audio.me":
             for _ in range(3):
                 await conn.send(json.dumps({"type": "response.output_audio_transcript.delta", "delta": "hi "}))
@@ -178,10 +178,10 @@ def test_history_and_log_keep_every_frame(server_url, tmp_path):
     kinds = [(f.source, f.event["type"]) for f in c.history]
     assert kinds[:2] == [("server", "session.created"), ("client", "audio.me")]
     assert kinds[-1] == ("server", "response.done")
-    lines = [json.loads(l) for l in next(tmp_path.glob("*.jsonl")).read_text().splitlines()]
-    assert [l["event"]["type"] for l in lines if "event" in l] == [k for _, k in kinds]
+    lines = [json.loads(text) for text in next(tmp_path.glob("*.jsonl")).read_text().splitlines()]
+    assert [line["event"]["type"] for line in lines if "event" in line] == [k for _, k in kinds]
     assert lines[-1]["close"]["code"] is not None
-    audio = [l["event"]["delta"] for l in lines if "event" in l and l["event"]["type"].endswith("audio.delta")]
+    audio = [line["event"]["delta"] for line in lines if "event" in line and line["event"]["type"].endswith("audio.delta")]
     assert audio == ["<4 base64 chars>"] * 3
 
 
@@ -225,10 +225,9 @@ def test_handshake_rejection_points_at_the_key(status):
     def reject(conn, request):
         return conn.respond(status, "no\n")
 
-    with ws_server(scripted, process_request=reject) as url:
-        with pytest.raises(RealtimeConnectionClosed, match="API key") as info:
-            RealtimeClient(url + "/v1/realtime?model=m",
-                           headers=[f"Authorization: Bearer {FAKE_KEY}"], secrets=(FAKE_KEY,), timeout=5)
+    with ws_server(scripted, process_request=reject) as url, pytest.raises(RealtimeConnectionClosed, match="API key") as info:
+        RealtimeClient(url + "/v1/realtime?model=m",
+                       headers=[f"Authorization: Bearer {FAKE_KEY}"], secrets=(FAKE_KEY,), timeout=5)
     assert FAKE_KEY not in str(info.value)
 
 
@@ -253,3 +252,80 @@ def test_key_never_reaches_log_cassette_history_or_repr(tmp_path):
     loaded = cassette.load(record)
     assert loaded.meta["provenance"]["kind"] == "recorded"
     assert [f.source for f in loaded.frames][-1] == "server" and loaded.frames[-1].close is not None
+
+
+async def malformed(conn):
+    """Sends an error event whose payload is the JSON the client asked for, or a frame nested 200,000 deep."""
+    async for text in conn:
+        event = json.loads(text)
+        if event["type"] == "deep.me":
+            await conn.send("[" * 200_000 + "]" * 200_000)
+            await conn.send(json.dumps({"type": "after.deep"}))
+        else:
+            await conn.send(json.dumps({"type": "error", "error": event["payload"]}))
+
+
+@pytest.mark.parametrize("payload", ["a plain string", ["a", "list"], None, 7, {"code": ["odd"], "message": 3}])
+def test_a_malformed_error_event_raises_server_error_carrying_the_raw_payload(payload):
+    with ws_server(malformed) as url, RealtimeClient(url, provider="test") as c:
+        c.send({"type": "say", "payload": payload})
+        with pytest.raises(RealtimeServerError) as caught:
+            c.wait_for("response.done", timeout=5)
+        assert caught.value.raw == payload
+        assert caught.value.event == {"type": "error", "error": payload}
+        c.send({"type": "say", "payload": payload})
+        assert c.wait_for("error", timeout=5)["error"] == payload  # the session goes on
+
+
+def test_a_frame_too_deep_to_parse_is_recorded_in_history_as_such():
+    with ws_server(malformed) as url, RealtimeClient(url, provider="test") as c:
+        c.send({"type": "deep.me"})
+        invalid = c.wait_for("invalid_json", timeout=10)
+        assert invalid["reason"] == "nested too deep to parse" and invalid["size"] == 400_000
+        assert c.wait_for("after.deep", timeout=5)
+        assert [f.event["type"] for f in c.history if f.source == "server"] == ["invalid_json", "after.deep"]
+
+
+@pytest.fixture
+def proxy():
+    """A TCP listener standing in for an HTTP proxy: it records the first line of each request and refuses."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    requests: list[str] = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                requests.append(conn.recv(4096).decode("latin-1").split("\r\n")[0])
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", requests
+    listener.close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_loopback_connections_never_go_through_the_proxy(proxy, monkeypatch, server_url, host):
+    proxy_url, requests = proxy
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy_url)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with RealtimeClient(server_url.replace("127.0.0.1", host), provider="test") as c:
+        assert c.wait_for("session.created", timeout=5)
+    assert requests == []
+
+
+def test_remote_connections_keep_honouring_the_proxy(proxy, monkeypatch):
+    proxy_url, requests = proxy
+    monkeypatch.setenv("http_proxy", proxy_url)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RealtimeConnectionClosed):
+        RealtimeClient("ws://realtime.example.com/v1/realtime", provider="test", timeout=5)
+    assert requests == ["CONNECT realtime.example.com:80 HTTP/1.1"]

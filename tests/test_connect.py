@@ -57,9 +57,9 @@ def test_recording_replays_to_the_same_server_frames(tmp_path):
     assert tape.meta["provenance"]["kind"] == "recorded"
     assert FAKE_KEY not in recorded.read_text()
     assert [f.event for f in tape.frames if f.source == "server" and f.event] == first
-    with serve_in_background(cassettes=tmp_path, speed=0) as server:
-        with helpers.connect("replay", url=server.url, cassette="10_record_and_replay", log=False) as client:
-            second = text_turn(client)
+    with (serve_in_background(cassettes=tmp_path, speed=0) as server,
+          helpers.connect("replay", url=server.url, cassette="10_record_and_replay", log=False) as client):
+        second = text_turn(client)
     assert second == first
 
 
@@ -67,10 +67,10 @@ def test_keys_come_from_the_environment_and_never_show(monkeypatch, tmp_path):
     monkeypatch.setenv("STEPFUN_API_KEY", FAKE_KEY)
     monkeypatch.setenv("REALTIME_LOG_DIR", str(tmp_path))
     assert get_api_key(get_provider("stepfun")) == FAKE_KEY
-    with serve_in_background(require_key=FAKE_KEY, speed=0) as server:
-        with helpers.connect("replay", url=server.url, cassette="01_connect", api_key=FAKE_KEY) as client:
-            client.wait_for("session.created", timeout=5)
-            shown = repr(client) + str(client.history)
+    with (serve_in_background(require_key=FAKE_KEY, speed=0) as server,
+          helpers.connect("replay", url=server.url, cassette="01_connect", api_key=FAKE_KEY) as client):
+        client.wait_for("session.created", timeout=5)
+        shown = repr(client) + str(client.history)
     assert FAKE_KEY not in shown
     for path in tmp_path.iterdir():
         assert FAKE_KEY not in path.read_text()

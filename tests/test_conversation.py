@@ -11,8 +11,8 @@ import base64
 import pytest
 
 from helpers import events as ev
-from helpers.cassette import Cassette, Frame
 from helpers.audio import BYTES_PER_MS
+from helpers.cassette import Cassette, Frame
 from helpers.conversation import Conversation
 
 USAGE = {"total_tokens": 1289, "input_tokens": 984, "output_tokens": 305,

@@ -193,17 +193,16 @@ def test_slow_consumer_loses_nothing_and_reads_in_order(no_leaks):
             await connection.send(f'{{"type":"tick","n":{n},"pad":"{padding}"}}')
         await connection.close(1000, "flood done")
 
-    with ws_server(flood) as url:
-        with RealtimeClient(url, timeout=5) as client:
-            # The caller reads nothing until the server has sent everything and closed.
-            assert client._closed.wait(30), "the flood did not finish"
-            assert client._queue.qsize() == count + 2  # every event, then the close marker
-            client.wait_for("session.created", timeout=5)
-            numbers = [client.wait_for("tick", timeout=5)["n"] for _ in range(count)]
-            assert numbers == list(range(count))
-            with raises_within(RealtimeConnectionClosed, 0) as closed:
-                client.wait_for("tick", timeout=5)
-            assert closed.value.code == 1000
+    with ws_server(flood) as url, RealtimeClient(url, timeout=5) as client:
+        # The caller reads nothing until the server has sent everything and closed.
+        assert client._closed.wait(30), "the flood did not finish"
+        assert client._queue.qsize() == count + 2  # every event, then the close marker
+        client.wait_for("session.created", timeout=5)
+        numbers = [client.wait_for("tick", timeout=5)["n"] for _ in range(count)]
+        assert numbers == list(range(count))
+        with raises_within(RealtimeConnectionClosed, 0) as closed:
+            client.wait_for("tick", timeout=5)
+        assert closed.value.code == 1000
 
 
 # -- a client killed mid-session -------------------------------------------------------

@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 import helpers
-from helpers import cassette, events as ev
+from helpers import cassette
+from helpers import events as ev
 from helpers.client import RealtimeClient
 from helpers.replay import Library, Session, serve_in_background
 from helpers.replay.server import MAX_FRAME_BYTES
@@ -35,7 +36,7 @@ TURNS = 40  # recorded responses: more than any fuzz sequence can use up
 MODELS = {"beta": "step-1o-audio", "ga": "gpt-realtime"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _templates(dialect: str) -> list[dict]:
     """One valid event of every client type (several for the rich ones), in `dialect`."""
     audio = base64.b64encode(tone(120)).decode()

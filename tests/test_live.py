@@ -12,7 +12,8 @@ import pytest
 import soxr
 
 import helpers
-from helpers import cassette, events as ev
+from helpers import cassette
+from helpers import events as ev
 from helpers.audio import load_audio, to_pcm16
 from helpers.live import FileSource, VoiceSession
 from helpers.player import VirtualPlayer

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.audio import ms_to_bytes, to_pcm16
-from helpers.player import (BLOCK_MS, FADE_MS, PREBUFFER_MS, VirtualPlayer, _Playback,
-                            open_player, truncate_event)
+from helpers.player import BLOCK_MS, FADE_MS, PREBUFFER_MS, VirtualPlayer, _Playback, open_player, truncate_event
 from tests.fresh_python import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,9 +253,11 @@ def test_auto_falls_back_to_virtual_without_pyaudio_in_one_line():
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev): using the silent VirtualPlayer (it plays against the clock)",
+        "pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev): "
+        "using the silent VirtualPlayer (it plays against the clock)",
         "VirtualPlayer",
-        "cannot play on the sound card: pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev) (use prefer='virtual' or 'auto')",
+        "cannot play on the sound card: pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev) "
+        "(use prefer='virtual' or 'auto')",
     ]
     assert result.stderr == ""
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from helpers import relay
+from helpers import relay, relay_core
 from helpers.replay import serve_in_background
 from tests.replay_fixtures import REPO
 
@@ -80,10 +80,17 @@ def spoken(events) -> str:
     return "".join(data["delta"] for data in of(events, "transcript"))
 
 
-def wav_bytes(seconds: float, rate: int = 16000) -> bytes:
+def wav_bytes(seconds: float, rate: int = 16000, format: str = "WAV") -> bytes:
     t = np.arange(int(rate * seconds)) / rate
     out = io.BytesIO()
-    soundfile.write(out, 0.3 * np.sin(2 * np.pi * 220 * t), rate, format="WAV")
+    soundfile.write(out, 0.3 * np.sin(2 * np.pi * 220 * t), rate, format=format)
+    return out.getvalue()
+
+
+def flac_bytes(seconds: float, rate: int) -> bytes:
+    """Silence compresses to almost nothing: long audio in a small upload."""
+    out = io.BytesIO()
+    soundfile.write(out, np.zeros(int(rate * seconds), dtype="int16"), rate, format="FLAC")
     return out.getvalue()
 
 
@@ -165,13 +172,13 @@ def test_concurrent_conversations_are_isolated_and_one_turn_at_a_time(start_rela
 
 def test_a_new_conversation_is_refused_while_every_kept_one_is_mid_turn(start_relay):
     server = start_relay(max_conversations=1)
-    with http_client(server) as http:
-        with http.stream("POST", "/process_audio", files={"file": (MEDIA / "question_en.wav").open("rb")}) as a:
-            lines = a.iter_lines()
-            assert next(relay.parse_sse(lines))[0] == "turn"
-            full = http.post("/process_audio", data={"text": "hello"})
-            assert full.status_code == 503 and full.json()["error"]["code"] == "at_capacity"
-            assert list(relay.parse_sse(lines))[-1][0] == "done"
+    with (http_client(server) as http,
+          http.stream("POST", "/process_audio", files={"file": (MEDIA / "question_en.wav").open("rb")}) as a):
+        lines = a.iter_lines()
+        assert next(relay.parse_sse(lines))[0] == "turn"
+        full = http.post("/process_audio", data={"text": "hello"})
+        assert full.status_code == 503 and full.json()["error"]["code"] == "at_capacity"
+        assert list(relay.parse_sse(lines))[-1][0] == "done"
 
 
 def test_text_turn(start_relay):
@@ -185,7 +192,7 @@ def test_text_turn(start_relay):
 
 
 def test_a_missing_input_transcription_does_not_hold_back_the_answer(start_relay, monkeypatch):
-    monkeypatch.setattr(relay, "TRANSCRIPT_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(relay_core, "TRANSCRIPT_TIMEOUT_S", 0.2)
     server = start_relay(cassette="10_record_and_replay")  # recorded without input transcription
     with http_client(server) as http:
         _, events = turn(http, wav="question_en.wav")
@@ -202,6 +209,8 @@ BAD_REQUESTS = [
     ("not audio", {"files": {"file": ("notes.txt", b"just some text, not audio" * 10, "text/plain")}}, 415, "unsupported_audio"),
     ("too short", {"files": {"file": ("blip.wav", wav_bytes(0.05))}}, 400, "audio_too_short"),
     ("oversize", {"files": {"file": ("long.wav", wav_bytes(4.0))}}, 413, "upload_too_large"),  # 128 kB
+    ("1 Hz wav", {"files": {"file": ("slow.wav", wav_bytes(2000, rate=1))}}, 400, "bad_sample_rate"),
+    ("too long", {"files": {"file": ("long.flac", flac_bytes(400, rate=8000))}}, 413, "audio_too_long"),
     ("unknown field", {"data": {"text": "hi", "conversationId": "x"}}, 400, "unknown_field"),
     ("unknown conversation", {"data": {"text": "hi", "conversation_id": "0" * 32}}, 404, "conversation_not_found"),
 ]
@@ -222,6 +231,16 @@ def test_bad_requests_get_their_4xx_and_a_clear_json_error(strict_relay, request
     assert response.status_code == status
     error = response.json()["error"]
     assert error["code"] == code and len(error["message"]) > 10
+
+
+def test_a_failure_inside_the_relay_answers_as_json_500(strict_relay, monkeypatch):
+    def broken(*_args):
+        raise MemoryError("simulated")
+    monkeypatch.setattr(relay_core.Relay, "checkout", broken)
+    with http_client(strict_relay) as http:
+        response = http.post("/process_audio", data={"text": "hi"})
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "relay_failure", "message": "the relay failed; see its log"}}
 
 
 def test_oversize_upload_is_refused_by_its_declared_length(start_relay):
@@ -252,7 +271,7 @@ def test_upstream_drop_mid_turn_ends_the_stream_with_an_error_event(start_relay)
         assert first.status_code == 200
         name, error = events[-1]
         assert name == "error" and error["code"] == "upstream_closed" and "1011" in error["message"]
-        assert 0 < len(of(events, "transcript")) and not of(events, "done")
+        assert len(of(events, "transcript")) > 0 and not of(events, "done")
         _, events = turn(http, wav="followup_en.wav", conversation_id=first.headers["x-conversation-id"])
     assert events[0][1]["upstream"] == "restored" and events[0][1]["restored_items"] == 2
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from helpers.replay.dialect import convert_run, convert_session
+from helpers.personas import convert_session
+from helpers.replay.dialect import convert_run
 from helpers.replay.engine import Library, Options, Session, mask_key
 from tests.replay_fixtures import b64, build_cassettes, response_run, tone
 

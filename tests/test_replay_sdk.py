@@ -21,7 +21,7 @@ from tests.replay_fixtures import silence, tone
 
 def discriminated(alias) -> TypeAdapter:
     members = get_args(get_args(alias)[0])
-    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007 (a runtime tuple of types)
 
 
 GA = discriminated(GAServerEvent)

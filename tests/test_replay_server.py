@@ -55,9 +55,9 @@ def test_subprotocol_realtime_is_echoed(cli):
 
 
 def test_any_bearer_key_is_accepted_and_required_key_is_checked(cassette_dir):
-    with serve_in_background(cassette_dir) as open_server:
-        with connect(url(open_server.url), additional_headers={"Authorization": "Bearer anything"}) as ws:
-            assert json.loads(ws.recv(timeout=5))["type"] == "session.created"
+    with (serve_in_background(cassette_dir) as open_server,
+          connect(url(open_server.url), additional_headers={"Authorization": "Bearer anything"}) as ws):
+        assert json.loads(ws.recv(timeout=5))["type"] == "session.created"
     secret = "sk-right-key-0123456789abcdef"
     with serve_in_background(cassette_dir, require_key=secret) as locked:
         assert secret not in repr(locked) and secret not in repr(locked._server.options)
@@ -184,10 +184,9 @@ def test_debug_logs_never_hold_the_key(caplog):
     from helpers.replay import serve_in_background
 
     key = "sk-test-LOGLEAK0123456789abcdef"
-    with caplog.at_level(logging.DEBUG):
-        with serve_in_background(speed=0) as server:
-            with helpers.connect("replay", url=server.url, api_key=key, log=False) as client:
-                client.wait_for("session.created", timeout=5)
+    with (caplog.at_level(logging.DEBUG), serve_in_background(speed=0) as server,
+          helpers.connect("replay", url=server.url, api_key=key, log=False) as client):
+        client.wait_for("session.created", timeout=5)
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "Authorization" in text  # the handshake was logged ...
     assert key not in text          # ... without the key

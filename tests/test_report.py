@@ -7,8 +7,16 @@ import pytest
 from helpers import pricing
 from helpers.conversation import Conversation
 from helpers.report import TurnReport, turn_report
-from tests.test_conversation import (DIALECTS, USAGE, S, assistant_audio_response, assistant_text_response, chunks,
-                               pcm, user_text_turn)
+from tests.test_conversation import (
+    DIALECTS,
+    USAGE,
+    S,
+    assistant_audio_response,
+    assistant_text_response,
+    chunks,
+    pcm,
+    user_text_turn,
+)
 
 SESSION = S(0.0, {"type": "session.created", "session": {"id": "sess_1", "model": "gpt-realtime"}})
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 # -- the script language ---------------------------------------------------------------
 
 @dataclass(frozen=True)

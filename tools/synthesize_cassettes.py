@@ -34,7 +34,7 @@ import re
 import sys
 from calendar import timegm
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from time import strptime
 
@@ -122,7 +122,7 @@ def vad_segments(pcm: np.ndarray, turn_detection: dict) -> list[tuple[int, int]]
     return segments
 
 
-@lru_cache(maxsize=None)
+@cache
 def assistant_speech(text: str) -> bytes:
     """The assistant saying `text` (Mandarin voice for Chinese text) as 24 kHz pcm16 bytes."""
     voice = ASSISTANT_VOICES["cmn" if _CJK.search(text) else "en"]
@@ -136,7 +136,7 @@ def to_pcm16(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1, 1) * 32767).round().astype("<i2").tobytes()
 
 
-@lru_cache(maxsize=None)
+@cache
 def user_audio(wav: str) -> bytes:
     """A media/ wav as the client sends it: 24 kHz mono pcm16 bytes."""
     samples, rate = sf.read(MEDIA_DIR / wav, dtype="float32", always_2d=True)

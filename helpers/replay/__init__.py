@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..providers import default_cassettes
+from ..serving import ServerThread
 from .engine import Library, Options, Recording, Session, open_session
 from .server import ReplayServer, run, url_of
 
@@ -38,7 +40,7 @@ __all__ = ["BackgroundServer", "Library", "Options", "Recording", "ReplayServer"
 START_TIMEOUT = 10.0
 
 
-class BackgroundServer:
+class BackgroundServer(ServerThread):
     """A replay server on its own daemon thread and event loop; `url` is ``ws://HOST:PORT``.
 
     `reports` lists one summary per finished session (cassette, responses consumed and left,
@@ -48,18 +50,12 @@ class BackgroundServer:
 
     def __init__(self, cassettes: str | Path | None, host: str = "127.0.0.1", port: int = 0,
                  options: Options | None = None, on_report: Callable[[dict], None] | None = None):
+        super().__init__("replay-server")
         self._server = ReplayServer(cassettes, options, on_report)
-        self.url = ""
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
+        self._address = (host, port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._main, args=(host, port), name="replay-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT):
-            raise TimeoutError(f"the replay server did not start listening within {START_TIMEOUT:g} s")
-        if self._failure is not None:
-            raise RuntimeError(f"the replay server could not start on {host}:{port}: {self._failure}") from self._failure
+        self._start(START_TIMEOUT)
 
     @property
     def reports(self) -> list[dict]:
@@ -71,41 +67,19 @@ class BackgroundServer:
         """The number of sessions in progress."""
         return self._server.live
 
-    def _main(self, host: str, port: int) -> None:
+    def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-
-        def started(ws_server) -> None:
-            self.url = url_of(ws_server)
-            self._ready.set()
-
         try:
-            self._loop.run_until_complete(run(self._server, host, port, started, self._stop))
-        except BaseException as exc:  # reported to the starting thread
-            self._failure = exc
-            self._ready.set()
+            self._loop.run_until_complete(run(self._server, *self._address,
+                                              lambda ws_server: self._started(url_of(ws_server)), self._stop))
         finally:
             self._loop.close()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close every connection, stop listening and join the thread (raises if it takes longer than `timeout`)."""
-        if self._thread.is_alive() and self._loop is not None and not self._loop.is_closed():
-            try:
+    def _request_stop(self) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 self._loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError(f"the replay server did not stop within {timeout:g} s")
-
-    def __enter__(self) -> "BackgroundServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"<BackgroundServer {self.url or 'starting'}>"
 
 
 def serve_in_background(cassettes: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,

@@ -41,16 +41,18 @@ import math
 import random
 import re
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from .. import cassette as cassettes
 from ..events import (BYTES_PER_MS, GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, check_dialect, in_dialect,
                       missing_fields)
-from .dialect import convert_event, convert_item, convert_run, convert_session
+from ..personas import convert_event, convert_item, convert_session
+from .dialect import convert_run
 
 VAD_FRAME_MS = 20
 _LIVE_ACKS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
@@ -326,7 +328,7 @@ def mask_key(key: str) -> str:
 
 
 def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: Library | None,
-                 options: Options, subprotocols: tuple[str, ...] = ()) -> "Session | Refusal":
+                 options: Options, subprotocols: tuple[str, ...] = ()) -> Session | Refusal:
     """Admit a connection (key, model, cassette, query options) and make its `Session`, or refuse it.
 
     `headers` must map lower-case names to values. Connection-level failures follow OpenAI: an
@@ -377,12 +379,11 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         recording = library.get(name) if library is not None else None
     # the names are listed only in errors: a session without its cassette
     available = library.names() if library is not None and recording is None else []
-    if name:
-        if recording is None:
-            folder = library.folder if library is not None else "(no cassette folder)"
-            listing = ", ".join(available) or "none"
-            return _refuse("cassette_not_found", f"No cassette named {name!r} in {folder}. Available: {listing}.",
-                           4000, "invalid_request_error.cassette_not_found", "cassette")
+    if name and recording is None:
+        folder = library.folder if library is not None else "(no cassette folder)"
+        listing = ", ".join(available) or "none"
+        return _refuse("cassette_not_found", f"No cassette named {name!r} in {folder}. Available: {listing}.",
+                       4000, "invalid_request_error.cassette_not_found", "cassette")
     return Session(recording, dialect, model=model, options=options, available=available)
 
 
@@ -795,7 +796,8 @@ class Session:
         raise _Error("item_not_found", f"Item with item_id '{item_id}' not found.", param)
 
     def _add_item(self, item: dict, previous: str | None, now: float) -> None:
-        position = 0 if previous == "root" else len(self.items) if previous is None else self._find(previous, "previous_item_id") + 1
+        position = (0 if previous == "root" else len(self.items) if previous is None
+                    else self._find(previous, "previous_item_id") + 1)
         self.items.insert(position, item)
         ack_previous = self.items[position - 1]["id"] if position else None
         if self.dialect == "beta":
