@@ -112,12 +112,12 @@ def test_bad_arguments_are_refused():
 
 
 def test_whole_recording_items_get_their_recorded_transcription():
-    """04_audio_turn: a committed buffer, then a whole-file item; each gets its transcription."""
+    """12_live_conversation: a committed buffer, then a whole-file item; each gets its transcription."""
     from helpers import audio
 
     question_en = audio.to_pcm16(audio.load_audio(MEDIA / "question_en.wav", verbose=False))
     question_zh = audio.to_pcm16(audio.load_audio(MEDIA / "question_zh.wav", verbose=False))
-    with helpers.connect("replay", cassette="04_audio_turn", speed=0, log=False) as client:
+    with helpers.connect("replay", cassette="12_live_conversation", speed=0, log=False) as client:
         client.wait_for("session.created", timeout=5)
         client.send(events.session_update(events.session_config(
             client.dialect, turn_detection=None, transcription={"model": "whisper-1"})))

@@ -29,8 +29,8 @@ VAD = ev.server_vad(prefix_padding_ms=300, silence_duration_ms=500, energy_awake
 
 
 def vad_barge_in_cassette(folder: Path) -> None:
-    """07_interruption cut down to its server-VAD part: a spoken request, a long answer, a barge-in."""
-    recorded = cassette.load(CASSETTES / "07_interruption.jsonl")
+    """13_barge_in from its server-VAD update on: a spoken request, a long answer, a barge-in."""
+    recorded = cassette.load(CASSETTES / "13_barge_in.jsonl")
     start = next(i for i, f in enumerate(recorded.frames)
                  if f.event and f.event.get("type") == "session.update" and f.event["session"].get("turn_detection"))
     frames = [recorded.frames[0]] + recorded.frames[start:]
@@ -41,7 +41,7 @@ def vad_barge_in_cassette(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cassettes")
-    for name in ("01_connect", "04_audio_turn", "11_relay_service"):
+    for name in ("01_connect", "12_live_conversation", "11_relay_service"):
         (folder / f"{name}.jsonl").write_bytes((CASSETTES / f"{name}.jsonl").read_bytes())
     vad_barge_in_cassette(folder)
     with serve_in_background(folder) as background:
@@ -80,7 +80,7 @@ class FirstAudio:
 
 @pytest.mark.parametrize("dialect", ["beta", "ga"])
 def test_push_to_talk_turn_streams_the_file_commits_and_plays_the_answer(server, dialect):
-    with open_client(server, "04_audio_turn", dialect) as client, VirtualPlayer() as player, \
+    with open_client(server, "12_live_conversation", dialect) as client, VirtualPlayer() as player, \
             VoiceSession(client, player) as voice:
         response = voice.talk(FileSource(MEDIA / "question_en.wav", chunk_ms=100))
 
@@ -164,7 +164,7 @@ def test_server_vad_barge_in_truncates_and_lets_the_server_cancel(server):
 
 def test_a_clip_sent_whole_is_answered(server):
     clip = to_pcm16(load_audio(MEDIA / "question_en.wav", verbose=False))
-    with open_client(server, "04_audio_turn") as client, VirtualPlayer() as player, \
+    with open_client(server, "12_live_conversation") as client, VirtualPlayer() as player, \
             VoiceSession(client, player) as voice:
         response = voice.send_clip(clip).wait()
         assert response["status"] == "completed"
@@ -173,7 +173,7 @@ def test_a_clip_sent_whole_is_answered(server):
 
 
 def test_a_press_too_short_to_commit_clears_the_buffer(server):
-    with open_client(server, "04_audio_turn") as client, VirtualPlayer() as player, \
+    with open_client(server, "12_live_conversation") as client, VirtualPlayer() as player, \
             VoiceSession(client, player) as voice:
         voice.press(FileSource(bytes(48 * 60)))
         assert voice.release() is None
