@@ -179,20 +179,21 @@ def turn_latency(frames: Sequence[Frame], response_id: str | None = None) -> Tur
     (server VAD), the client's `input_audio_buffer.commit`, or its `response.create`; only events
     after the previous answer's audio count.
     """
-    audio = [f for f in frames if f.source == "server" and f.event and f.event.get("type") in _AUDIO_DELTAS]
+    audio = [(f.t, f.event.get("response_id")) for f in frames
+             if f.source == "server" and f.event and f.event.get("type") in _AUDIO_DELTAS]
     if response_id is None and audio:
-        response_id = audio[-1].event.get("response_id")
-    own = [f for f in audio if f.event.get("response_id") == response_id]
+        response_id = audio[-1][1]
+    own = [t for t, rid in audio if rid == response_id]
     if not own:
         return None
     first, last = own[0], own[-1]
-    earlier = [f for f in audio if f.t < first.t and f.event.get("response_id") != response_id]
-    since = earlier[-1].t if earlier else float("-inf")
-    window = [f for f in frames if since < f.t <= first.t and f.event]
+    earlier = [t for t, rid in audio if t < first and rid != response_id]
+    since = earlier[-1] if earlier else float("-inf")
+    window = [(f.source, f.event.get("type"), f.t) for f in frames if f.event and since < f.t <= first]
     for source, kind in _END_OF_TURN:
-        found = [f for f in window if f.source == source and f.event.get("type") == kind]
+        found = [t for s, k, t in window if s == source and k == kind]
         if found:
-            return TurnLatency(response_id, kind, found[-1].t, first.t, last.t)
+            return TurnLatency(response_id, kind, found[-1], first, last)
     return None
 
 

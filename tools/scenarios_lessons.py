@@ -6,8 +6,22 @@ builds these after those.
 
 from __future__ import annotations
 
-from scenarios import (BASE, MANUAL, OCTOPUS_FACT, OCTOPUS_HEARTS, ROBOT_STORY, TRANSCRIPTION, Respond, Say,
-                       Scenario, SendAudio, SendAudioItem, Speak, Update, vad)
+from scenarios import (
+                       BASE,
+                       MANUAL,
+                       OCTOPUS_FACT,
+                       OCTOPUS_HEARTS,
+                       ROBOT_STORY,
+                       TRANSCRIPTION,
+                       Respond,
+                       Say,
+                       Scenario,
+                       SendAudio,
+                       SendAudioItem,
+                       Speak,
+                       Update,
+                       vad,
+)
 
 ZH_INTRODUCTION = "你好！我是一个语音助手，可以陪你聊天、回答问题。"
 
