@@ -70,8 +70,8 @@ class BackgroundServer(ServerThread):
 
     @property
     def reports(self) -> list[dict]:
-        """One summary per finished session, oldest first."""
-        return self._server.reports
+        """One summary per finished session (the newest `ReplayServer.MAX_REPORTS`), oldest first."""
+        return list(self._server.reports)
 
     @property
     def live(self) -> int:
