@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .catalogue import warn_if_retiring
 from .client import RealtimeClient
 from .events import check_dialect
 from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
@@ -19,6 +20,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
             **options: Any) -> RealtimeClient:
     """Open a Realtime session and return its client (use it in a ``with`` block).
 
+    Warns (`RetiringModelWarning`) when `model` has an announced shutdown date.
     Raises at once when the service refuses: `RealtimeConnectionClosed` for an unreachable
     server or a rejected handshake, `RealtimeServerError` for a bad key or model.
 
@@ -33,6 +35,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
     if unknown:
         raise TypeError(f"unknown option(s) {unknown}; replay options are {sorted(REPLAY_OPTIONS)}")
     model = model or os.environ.get("REALTIME_MODEL") or preset.default_model
+    warn_if_retiring(model)
     if preset.name == "replay":
         dialect = dialect or os.environ.get("REALTIME_DIALECT") or preset.dialect_for(model)
         base = url or os.environ.get("REALTIME_REPLAY_URL") or _shared_replay_url()
