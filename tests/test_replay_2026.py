@@ -176,3 +176,86 @@ def test_misuse_is_refused_with_the_reason(shop_url):
 ])
 def test_require_approval_rules(rule, name, read_only, expected):
     assert requires_approval({"require_approval": rule}, name, read_only) is expected
+
+
+# -- transcription-only sessions --------------------------------------------------------------
+
+from helpers.replay.transcription import TranscriptionSession  # noqa: E402
+
+WHISPER = {"type": "transcription", "audio": {"input": {"transcription": {"model": "gpt-realtime-whisper"},
+                                                        "turn_detection": None}}}
+
+
+def transcription_session(*transcripts: str) -> TranscriptionSession:
+    ids = itertools.count()
+    return TranscriptionSession(transcripts, new_id=lambda prefix: f"{prefix}{next(ids):04d}", expires_at=1_800_000_000)
+
+
+def pcm_event(ms: int) -> dict:
+    import base64
+    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(ms * 48)).decode()}
+
+
+def test_transcription_session_shape_and_update():
+    session = transcription_session("hello")
+    (_, created), = session.created()
+    validated([created])
+    assert created["session"]["type"] == "transcription" and "model" not in created["session"]
+    assert created["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    (_, updated), = session.handle({"type": "session.update", "session": WHISPER}, 10)
+    validated([updated])
+    assert updated["session"]["audio"]["input"]["transcription"] == {"model": "gpt-realtime-whisper"}
+    assert updated["session"]["audio"]["input"]["turn_detection"] is None
+
+
+def test_transcription_event_order_and_out_of_order_completions_reconciled_by_item_id():
+    session = transcription_session("This first turn is a long one, spoken for six seconds.", "Short turn.")
+    session.handle({"type": "session.update", "session": WHISPER}, 0)
+    session.handle(pcm_event(6000), 0)
+    first = session.handle({"type": "input_audio_buffer.commit"}, 6000)
+    session.handle(pcm_event(800), 6000)
+    second = session.handle({"type": "input_audio_buffer.commit"}, 7000)
+    for events in (first, second):
+        types = validated([e for _, e in events])
+        assert types[:3] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
+        assert set(types[3:-1]) == {"conversation.item.input_audio_transcription.delta"}
+        assert types[-1] == "conversation.item.input_audio_transcription.completed"
+        assert all(t >= events[0][0] for t, _ in events)
+    assert "response" not in " ".join(e["type"] for _, e in first + second)
+    timeline = sorted(first + second, key=lambda pair: pair[0])
+    completed = [e for _, e in timeline if e["type"].endswith("completed")]
+    ids = [e["item_id"] for _, e in first[:1] + second[:1]]
+    assert [e["item_id"] for e in completed] == ids[::-1]           # the short second turn completes first
+    captions: dict[str, str] = {}
+    for _, event in timeline:
+        if event["type"].endswith("transcription.delta"):
+            captions[event["item_id"]] = captions.get(event["item_id"], "") + event["delta"]
+    assert [captions[i] for i in ids] == ["This first turn is a long one, spoken for six seconds.", "Short turn."]
+    assert [e["transcript"] for e in completed] == ["Short turn.", "This first turn is a long one, spoken for six seconds."]
+    assert second[0][1]["previous_item_id"] == ids[0]
+
+
+def test_transcription_session_refuses_misuse():
+    session = transcription_session("only one")
+
+    def error_of(event, at=0):
+        (_, reply), = session.handle(event, at)
+        validated([reply])
+        assert reply["type"] == "error"
+        return reply["error"]
+
+    assert "no responses" in error_of({"type": "response.create"})["message"]
+    assert error_of({"type": "session.update", "session": {"type": "realtime"}})["param"] == "session.type"
+    vad_whisper = {"type": "transcription", "audio": {"input": {"transcription": {"model": "gpt-realtime-whisper"}}}}
+    assert "does not support VAD" in error_of({"type": "session.update", "session": vad_whisper})["message"]
+    session.handle(pcm_event(500), 0)
+    assert "set session.audio.input.transcription" in error_of({"type": "input_audio_buffer.commit"})["message"]
+    session.handle({"type": "session.update", "session": WHISPER}, 0)
+    session.handle({"type": "input_audio_buffer.clear"}, 0)
+    session.handle(pcm_event(50), 0)
+    assert error_of({"type": "input_audio_buffer.commit"})["code"] == "input_audio_buffer_commit_empty"
+    session.handle(pcm_event(500), 0)
+    assert session.handle({"type": "input_audio_buffer.commit"}, 0)[0][1]["type"] == "input_audio_buffer.committed"
+    session.handle(pcm_event(500), 0)
+    assert "has 1 transcript" in error_of({"type": "input_audio_buffer.commit"})["message"]
+    assert error_of({"type": "input_audio_buffer.append", "audio": "not base64!"})["param"] == "audio"
