@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 __all__ = ["TranscriptionSession", "transcription_session_object"]
 
 FIRST_DELTA_MS = 300       # modelled; a capture saw 1,190 ms for a short clip (reference §3)
-MS_PER_AUDIO_S = 450       # modelled: longer audio takes longer to transcribe
+MS_PER_AUDIO_S = 600       # modelled: longer audio takes longer to transcribe
 DELTA_GAP_MS = 40
 BYTES_PER_MS = 48          # pcm16 mono 24 kHz
 MIN_COMMIT_MS = 100
