@@ -68,14 +68,14 @@ def test_reasoning_responses_open_with_a_preamble_and_wait_longer_with_more_effo
     frames = load(CASSETTES / "15_reasoning.jsonl").frames
     efforts = [f.event["response"]["reasoning"]["effort"] for f in frames
                if f.source == "client" and f.event and f.event["type"] == "response.create"]
-    assert efforts == list(EFFORTS)
+    assert efforts == ["low", *EFFORTS]
     waits = []
     for k, frame in enumerate(frames):
         if frame.source == "client" and frame.event and frame.event["type"] == "response.create":
             audio = [f for f in frames[k:] if f.event and f.event["type"] == "response.output_audio.delta"]
             answer = [f for f in audio if f.event["output_index"] == 1]
             waits.append((audio[0].t - frame.t, answer[0].t - frame.t))
-    preamble, answer = zip(*waits)
+    preamble, answer = zip(*waits[1:])
     assert max(preamble) - min(preamble) < 0.3                # the preamble comes as fast at every effort
     assert list(answer) == sorted(answer) and answer[-1] > answer[0] + 1.5
     for done in (e for e in server_events("15_reasoning") if e["type"] == "response.done"):

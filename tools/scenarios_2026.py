@@ -127,10 +127,10 @@ TRIP_SUMMARY = ("Summary so far: a weekend in Hangzhou with parents; West Lake e
 
 SCENARIOS_2026 = (
     Scenario2026("15_reasoning", "15",
-                 "gpt-realtime-2.1: one question asked four times with reasoning.effort minimal, low, medium, "
-                 "high; each answer opens with a spoken preamble (a second assistant item).", (
+                 "gpt-realtime-2.1: one question asked at reasoning.effort low, then at minimal, low, medium "
+                 "and high; each answer opens with a spoken preamble (a second assistant item).", (
                      Update({**OPENAI_BASE, "reasoning": {"effort": "low"}}),
-                     *(step for effort in EFFORTS for step in (
+                     *(step for effort in ("low", *EFFORTS) for step in (
                          Say(WHY_SKY),
                          Reason(SKY_ANSWER, preamble="Good question, let me think.", effort=effort))),
                  )),
