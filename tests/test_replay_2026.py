@@ -259,3 +259,105 @@ def test_transcription_session_refuses_misuse():
     session.handle(pcm_event(500), 0)
     assert "has 1 transcript" in error_of({"type": "input_audio_buffer.commit"})["message"]
     assert error_of({"type": "input_audio_buffer.append", "audio": "not base64!"})["param"] == "audio"
+
+
+# -- on the wire: reasoning, images, out-of-band responses, truncation --------------------------
+
+import base64 as _b64  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import helpers  # noqa: E402
+from helpers import events  # noqa: E402
+from helpers.replay import serve_in_background  # noqa: E402
+
+PNG = (Path(__file__).resolve().parent.parent / "media" / "sales_chart.png").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def replay():
+    with serve_in_background(speed=0) as server:
+        yield server
+
+
+def ga_client(replay, cassette: str | None = None, model: str = "gpt-realtime-2.1"):
+    client = helpers.connect("replay", url=replay.url, model=model, cassette=cassette, log=False)
+    client.wait_for("session.created", timeout=5)
+    return client
+
+
+def refused(client, event: dict) -> dict:
+    client.send(event)
+    return client.wait_for("error", timeout=5)["error"]
+
+
+def test_reasoning_is_echoed_on_reasoning_models_and_refused_elsewhere(replay):
+    with ga_client(replay) as client:
+        client.send(events.session_update({"type": "realtime", "reasoning": {"effort": "high"}}))
+        assert client.wait_for("session.updated", timeout=5)["session"]["reasoning"] == {"effort": "high"}
+        error = refused(client, events.session_update({"type": "realtime", "reasoning": {"effort": "extreme"}}))
+        assert error["code"] == "invalid_value" and "reasoning" in error["param"]
+    with ga_client(replay, model="gpt-realtime-1.5") as client:
+        error = refused(client, events.session_update({"type": "realtime", "reasoning": {"effort": "low"}}))
+        assert (error["code"], error["param"]) == ("unsupported_parameter", "session.reasoning")
+        error = refused(client, events.response_create(parallel_tool_calls=True))
+        assert error["param"] == "response.parallel_tool_calls" and "gpt-realtime-2.1" in error["message"]
+
+
+def image_message(url: str) -> dict:
+    return events.item_create({"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image_url": url, "detail": "low"}]})
+
+
+def test_input_image_must_be_a_png_or_jpeg_data_uri(replay):
+    with ga_client(replay) as client:
+        client.send(image_message("data:image/png;base64," + _b64.b64encode(PNG).decode()))
+        added = client.wait_for("conversation.item.added", timeout=5)["item"]
+        validated([{"type": "conversation.item.added", "item": added, "previous_item_id": None}])
+        assert [p["type"] for p in added["content"]] == ["input_text", "input_image"]
+        for url, reason in [("https://example.com/chart.png", "Remote URLs"),
+                            ("data:image/gif;base64,R0lGODlhAQABAAAAACw=", "PNG or JPEG"),
+                            ("data:image/png;base64,not*base64", "does not decode"),
+                            ("data:image/jpeg;base64," + _b64.b64encode(PNG).decode(), "not a JPEG")]:
+            error = refused(client, image_message(url))
+            assert error["code"] == "invalid_image_url" and reason in error["message"]
+            assert error["param"] == "item.content[1].image_url"
+
+
+def test_out_of_band_response_leaves_the_conversation_untouched(replay):
+    with ga_client(replay, "18_long_conversation") as client:
+        client.send(events.session_update({"type": "realtime", "output_modalities": ["text"]}))
+        client.wait_for("session.updated", timeout=5)
+        ids = []
+        for text in ("one", "two", "three"):
+            client.send(events.user_text(text))
+            ids.append(client.wait_for("conversation.item.added", timeout=5)["item"]["id"])
+            client.send(events.response_create())
+            ids.append(list(client.stream("response.done", timeout=5))[-1]["response"]["output"][0]["id"])
+        error = refused(client, events.response_create(conversation="none", input=[{"type": "item_reference",
+                                                                                   "id": "item_missing"}]))
+        assert (error["code"], error["param"]) == ("item_not_found", "response.input[0].id")
+        error = refused(client, events.response_create(metadata={f"k{i}": "v" for i in range(17)}))
+        assert error["param"] == "response.metadata"
+        client.send(events.response_create(conversation="none", metadata={"task": "summary"},
+                                           input=[{"type": "item_reference", "id": i} for i in ids]))
+        streamed = list(client.stream("response.done", timeout=5))
+        validated([{k: v for k, v in e.items() if k not in ("event_id", "obfuscation")} for e in streamed])
+        done = streamed[-1]["response"]
+        assert done["conversation_id"] is None and done["metadata"] == {"task": "summary"}
+        assert streamed[0]["response"]["metadata"] == {"task": "summary"}
+        assert not [e for e in streamed if e["type"].startswith("conversation.item.")]
+        client.send(events.item_retrieve(done["output"][0]["id"]))
+        assert client.wait_for("error", timeout=5)["error"]["code"] == "item_not_found"
+
+
+@pytest.mark.parametrize("truncation, param", [
+    ({"type": "retention_ratio", "retention_ratio": 1.5}, "session.truncation.retention_ratio"),
+    ({"type": "retention_ratio", "retention_ratio": 0.8, "token_limits": {"post_instructions": 100_000}},
+     "session.truncation.token_limits.post_instructions"),
+])
+def test_truncation_out_of_range_is_refused(replay, truncation, param):
+    with ga_client(replay) as client:
+        assert refused(client, events.session_update({"type": "realtime", "truncation": truncation}))["param"] == param
+        client.send(events.session_update({"type": "realtime", "truncation": dict(truncation, retention_ratio=0.5,
+                                                                                   token_limits={"post_instructions": 1000})}))
+        assert client.wait_for("session.updated", timeout=5)["session"]["truncation"]["retention_ratio"] == 0.5

@@ -15,7 +15,7 @@ not measured, and the cassettes say so (provenance "synthesized"):
 * transcription sessions: `helpers.replay.transcription` (its own timing model).
 
 OpenAI scenarios are written in the GA dialect (`provider: openai`), converted from the flat
-scripts with the dialect conversion of `helpers.replay.dialect`.
+scripts with the dialect conversion of `helpers.personas`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from pathlib import Path
 import synthesize_cassettes as synth
 from helpers import events
 from helpers.cassette import Cassette, Frame
-from helpers.replay.dialect import convert_item, convert_response, convert_run, convert_session
+from helpers.personas import convert_item, convert_response, convert_session
+from helpers.replay.recording import convert_run
 from helpers.replay.transcription import TranscriptionSession
 from scenarios import Call, Respond
 from scenarios_2026 import (SCENARIOS_2026, Approve, Caption, Condense, McpCall, OutOfBand, Reason, Scenario2026,

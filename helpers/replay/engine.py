@@ -32,10 +32,13 @@ from typing import Any, Callable, Mapping
 
 from ..personas import (BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Persona, beta_header_refused,
                         persona_for)
+from .context import check_truncation, response_scope, validation_view
+from .images import check_images
 from .input_buffer import InputBuffer
 from .items import Conversation
 from .outbox import Outbox
 from .playback import Playback
+from .reasoning import check_reasoning
 from .recording import Library, Recording, dumps, is_user_audio
 from .validation import ClientError, check_depth, expect, validate_event
 
@@ -282,7 +285,7 @@ class Session:
                 if name not in event:
                     raise ClientError("missing_required_parameter", f"Missing required parameter: '{name}'.", name)
             if not kind.endswith("input_audio_buffer.append"):
-                validate_event(event, self.persona)
+                validate_event(validation_view(event), self.persona)
             getattr(self, _HANDLERS[kind])(event, now)
         except ClientError as err:
             self.outbox.error(err, event_id, now)
@@ -353,6 +356,9 @@ class Session:
             raise ClientError("invalid_value", f"Invalid value: '{update.get('type')}'. This replay server "
                               "supports 'realtime' sessions.", "session.type")
         update = {k: v for k, v in update.items() if k not in ("id", "object", "model", "expires_at")}
+        if self.dialect == "ga":
+            check_reasoning(update, self.model, "session")
+            check_truncation(update, self.model)
         merged = _merge(self.config, update)
         vad_holder = merged if self.dialect == "beta" else merged["audio"]["input"]
         vad = vad_holder.get("turn_detection")
@@ -412,6 +418,7 @@ class Session:
 
     # -- items ---------------------------------------------------------------------------
     def _item_create(self, event: dict, now: float) -> None:
+        check_images(event["item"])
         item = self.conversation.create(event, now)
         if is_user_audio(item):
             self._transcribe(item["id"], now)
@@ -432,7 +439,10 @@ class Session:
             raise ClientError("conversation_already_has_active_response", "Conversation already has an active "
                               f"response in progress: {self.playback.active.response_id}. Wait until the response "
                               "is finished before creating a new one.")
-        self.playback.start(now, self.config, overrides)
+        if self.dialect == "ga":
+            check_reasoning(overrides, self.model, "response")
+        scope = response_scope(event, [item.get("id") for item in self.items])
+        self.playback.start(now, self.config, overrides, scope)
 
     def _response_cancel(self, event: dict, now: float) -> None:
         wanted = event.get("response_id")

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..personas import Persona, convert_item
+from .context import ResponseScope
 from .items import Conversation
 from .outbox import Outbox
 from .recording import LIVE_ACKS, RecordedResponse, Recording, Step, dumps
@@ -46,6 +47,7 @@ class _Active:
     response_id: str
     config: dict
     conversation_id: str | None
+    scope: ResponseScope = ResponseScope()
     items: dict = field(default_factory=dict)
     deltas: int = 0
     created_sent: bool = False
@@ -92,8 +94,10 @@ class Playback:
         self._conversation_id = self.persona.new_id("conv", outbox.seed)
 
     # -- starting, cancelling ---------------------------------------------------------------
-    def start(self, now: float, config: dict, overrides: dict | None = None) -> None:
-        """Start the next recorded response, framed for the session `config` and per-response `overrides`."""
+    def start(self, now: float, config: dict, overrides: dict | None = None,
+              scope: ResponseScope = ResponseScope()) -> None:
+        """Start the next recorded response, framed for the session `config` and per-response `overrides`;
+        an out-of-band `scope` keeps its output out of the conversation."""
         overrides = overrides or {}
         if self.recording is None:
             listing = ", ".join(self.available) or "none"
@@ -120,8 +124,9 @@ class Playback:
         if isinstance(overrides.get("audio"), dict):
             effective["audio"] = {**(effective.get("audio") or {}), "output": {
                 **((effective.get("audio") or {}).get("output") or {}), **(overrides["audio"].get("output") or {})}}
+        in_default = scope.in_conversation and not self.persona.minimal_frames
         self.active = _Active(recorded, recorded.response_id, effective,
-                              None if self.persona.minimal_frames else self._conversation_id)
+                              self._conversation_id if in_default else None, scope)
         self.streams.append(_Stream(recorded.steps, now, active=self.active))
 
     def cancel(self, reason: str, now: float) -> None:
@@ -182,7 +187,8 @@ class Playback:
         if kind == "response.output_item.added" and isinstance(event.get("item"), dict):
             item = event["item"]
             active.items[item.get("id")] = _OutputItem(copy.deepcopy(item), event.get("output_index", len(active.items)))
-            if all(existing.get("id") != item.get("id") for existing in self.conversation.items):
+            if active.scope.in_conversation and all(existing.get("id") != item.get("id")
+                                                    for existing in self.conversation.items):
                 self.conversation.items.append(copy.deepcopy(item))
         elif kind == "response.content_part.added" and state is not None:
             state.parts[event.get("content_index")] = _Part(str((event.get("part") or {}).get("type", "text")))
@@ -205,7 +211,8 @@ class Playback:
             final = copy.deepcopy(event["item"])
             if final.get("id") in active.items:
                 active.items[final["id"]].final = final
-            self.conversation.remember(final)
+            if active.scope.in_conversation:
+                self.conversation.remember(final)
         if step.text is None:
             self._emit_live(active, step, due)
         else:
@@ -223,7 +230,11 @@ class Playback:
                 active.response_id, recorded.status if done else "in_progress", active.config,
                 output=copy.deepcopy(recorded.output) if done else [], usage=recorded.usage if done else None,
                 status_details=recorded.status_details if done else None, conversation_id=active.conversation_id)
+            if active.scope.metadata is not None:
+                event["response"]["metadata"] = copy.deepcopy(active.scope.metadata)
             active.created_sent = True
+        elif step.kind in LIVE_ACKS and not active.scope.in_conversation:
+            return  # an out-of-band response adds nothing to the conversation
         elif step.kind in LIVE_ACKS:
             item = event.get("item") if isinstance(event.get("item"), dict) else {}
             if all(existing.get("id") != item.get("id") for existing in self.conversation.items):
