@@ -17,7 +17,7 @@ from .providers import default_cassettes, default_log_dir, get_api_key, get_prov
 def connect(provider: str | None = None, model: str | None = None, cassette: str | None = None, *,
             dialect: str | None = None, api_key: str | None = None, url: str | None = None,
             record: bool | str | Path | None = None, log: bool = True, timeout: float = 10.0,
-            **options: Any) -> RealtimeClient:
+            intent: str | None = None, **options: Any) -> RealtimeClient:
     """Open a Realtime session and return its client (use it in a ``with`` block).
 
     Warns (`RetiringModelWarning`) when `model` has an announced shutdown date.
@@ -28,6 +28,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
     cassette: the recorded session the replay server serves (ignored when live).
     dialect:  "beta" or "ga"; by default the provider's (replay: from the model, or $REALTIME_DIALECT).
     record:   a cassette path (or True: media/cassettes/<cassette>.jsonl) to record this session to.
+    intent:   "transcription" opens an OpenAI transcription-only session (the URL then names no model).
     options:  replay-server options sent as query parameters (speed, strict, close_after, …).
     """
     preset = get_provider(provider)
@@ -41,7 +42,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
         dialect = explicit or preset.dialect_for(model)
         base = url or os.environ.get("REALTIME_REPLAY_URL") or _shared_replay_url()
         query = {"model": model, **({"dialect": explicit} if explicit else {}),
-                 **({"cassette": cassette} if cassette else {}),
+                 **({"cassette": cassette} if cassette else {}), **({"intent": intent} if intent else {}),
                  **{k: _query_value(v) for k, v in options.items()}}
         target = f"{base.rstrip('/')}/v1/realtime?{urlencode(query)}"
     else:
@@ -50,7 +51,7 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
         dialect = dialect or preset.dialect
         if preset.name == "openai" and dialect == "beta":
             raise ValueError("OpenAI has switched the beta dialect off: use dialect='ga' (the default)")
-        target = f"{url or preset.url}?{urlencode({'model': model})}"
+        target = f"{url or preset.url}?{urlencode({'intent': intent} if intent else {'model': model})}"
     check_dialect(dialect)
     key = api_key or get_api_key(preset)
     if record is True:

@@ -361,3 +361,26 @@ def test_truncation_out_of_range_is_refused(replay, truncation, param):
         client.send(events.session_update({"type": "realtime", "truncation": dict(truncation, retention_ratio=0.5,
                                                                                    token_limits={"post_instructions": 1000})}))
         assert client.wait_for("session.updated", timeout=5)["session"]["truncation"]["retention_ratio"] == 0.5
+
+
+def test_transcription_session_on_the_wire_completes_out_of_order(replay):
+    from helpers import audio
+    media = Path(__file__).resolve().parent.parent / "media"
+    with helpers.connect("replay", url=replay.url, model="gpt-realtime-whisper", cassette="17_transcription",
+                         intent="transcription", speed=1, log=False) as client:
+        created = client.wait_for("session.created", timeout=5)
+        validated([{k: v for k, v in created.items() if k != "event_id"}])
+        client.send(events.session_update(WHISPER))
+        client.wait_for("session.updated", timeout=5)
+        committed = []
+        for wav in ("vad_utterance.wav", "followup_en.wav"):
+            for event in audio.append_events(media / wav, verbose=False):
+                client.send(event)
+            client.send(events.input_audio_commit())
+            committed.append(client.wait_for("input_audio_buffer.committed", timeout=5)["item_id"])
+        first = client.wait_for("conversation.item.input_audio_transcription.completed", timeout=10)
+        second = client.wait_for("conversation.item.input_audio_transcription.completed", timeout=10)
+        assert [first["item_id"], second["item_id"]] == committed[::-1]
+        assert second["transcript"] == "Please tell me a story about a brave little robot."
+        client.send(events.response_create())
+        assert "no responses" in client.wait_for("error", timeout=5)["error"]["message"]

@@ -39,6 +39,7 @@ from .items import Conversation
 from .outbox import Outbox
 from .playback import Playback
 from .reasoning import check_reasoning
+from .transcription import TranscriptionReplay
 from .recording import Library, Recording, dumps, is_user_audio
 from .validation import ClientError, check_depth, expect, validate_event
 
@@ -136,6 +137,8 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
                            "API key at https://platform.openai.com/account/api-keys.", 3000,
                            "invalid_request_error.invalid_api_key")
     model = query.get("model")
+    if query.get("intent") == "transcription":
+        return _transcription_session(query, library, options)
     if not model:
         return _refuse("missing_model", "You must provide a model parameter, for example "
                        "wss://api.openai.com/v1/realtime?model=gpt-realtime", 4000, "invalid_request_error.missing_model")
@@ -177,6 +180,20 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         return _refuse("cassette_not_found", f"No cassette named {shown!r} on this replay server. Available: "
                        f"{listing}.", 4000, "invalid_request_error.cassette_not_found", "cassette")
     return Session(recording, persona, model=model, options=options, available=available)
+
+
+def _transcription_session(query: Mapping[str, str], library: Library | None, options: Options):
+    """``?intent=transcription``: OpenAI's transcription-only session (no model in the URL needed)."""
+    persona = persona_for("gpt-realtime-whisper")
+    name = query.get("cassette")
+    recording = library.get(name) if name and library is not None else None
+    if name and recording is None:
+        return _refuse("cassette_not_found", f"No cassette named {name[:128]!r} on this replay server.", 4000,
+                       "invalid_request_error.cassette_not_found", "cassette")
+    speed = float(query["speed"]) if "speed" in query else options.speed
+    outbox = Outbox(persona, name or "")
+    return TranscriptionReplay(recording, persona, outbox, speed, EPOCH + 60 * persona.session_minutes,
+                               options.strict)
 
 
 # -- the per-connection session -----------------------------------------------------------

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["TranscriptionSession", "transcription_session_object"]
+from .validation import ClientError
+
+__all__ = ["TranscriptionReplay", "TranscriptionSession", "transcription_session_object"]
 
 FIRST_DELTA_MS = 300       # modelled; a capture saw 1,190 ms for a short clip (reference §3)
 MS_PER_AUDIO_S = 600       # modelled: longer audio takes longer to transcribe
@@ -166,3 +169,90 @@ class TranscriptionSession:
         events.append((due, {"type": "conversation.item.input_audio_transcription.completed", **where,
                              "transcript": text, "usage": usage}))
         return events
+
+
+class TranscriptionReplay:
+    """A transcription session served by the replay server: the engine `Session` surface around
+    `TranscriptionSession`, its words taken from the cassette's recorded transcriptions (in order)."""
+
+    def __init__(self, recording, persona, outbox, speed: float, expires_at: int, strict: bool = False):
+        transcripts = []
+        for steps in recording.prepared(persona)[1] if recording is not None else []:
+            done = [s.event for s in steps if s.kind.endswith("input_audio_transcription.completed")]
+            transcripts.append(done[-1].get("transcript", "") if done else "")
+        self.recording, self.persona, self.dialect, self.outbox = recording, persona, persona.dialect, outbox
+        self.speed, self.strict = speed, strict
+        self.state = TranscriptionSession(transcripts, lambda prefix: outbox.new_id(prefix.rstrip("_")), expires_at)
+        self.pending: list[tuple[float, int, dict]] = []
+        self._order = 0
+        self._start_ms = 0.0
+
+    @property
+    def config(self) -> dict:
+        """The live session object."""
+        return self.state.session
+
+    @property
+    def items(self) -> list[dict]:
+        """A transcription session has no conversation."""
+        return []
+
+    @property
+    def events_sent(self) -> int:
+        return self.outbox.events_sent
+
+    @property
+    def close(self) -> tuple[int, str] | None:
+        return self.outbox.closing if not self.outbox.queue and not self.pending else None
+
+    def start(self, now: float) -> None:
+        self._queue(self.state.created(), now, 0)
+
+    def receive(self, message, now: float) -> None:
+        """Handle one client frame; never raises for client input."""
+        try:
+            event = json.loads(message) if isinstance(message, str) else None
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            event = {"type": "invalid"}
+        now_ms = round(now * 1000)
+        self._queue(self.state.handle(event, now_ms), now, now_ms)
+
+    def _queue(self, replies: list[tuple[int, dict]], now: float, now_ms: int) -> None:
+        for due_ms, event in replies:
+            delay = (due_ms - now_ms) / 1000 / self.speed if self.speed else 0.0
+            self._order += 1
+            self.pending.append((now + delay, self._order, event))
+        self.pending.sort(key=lambda entry: entry[:2])
+
+    def next_deadline(self) -> float | None:
+        times = [self.outbox.queue[0][0]] if self.outbox.queue else []
+        return min(times + [self.pending[0][0]]) if self.pending else (times[0] if times else None)
+
+    def poll(self, now: float) -> list[str]:
+        """The frames due by `now`, in due order (completions of different items may cross)."""
+        while self.pending and self.pending[0][0] <= now + 1e-9:
+            due, _, event = self.pending.pop(0)
+            fields = {k: v for k, v in event.items() if k != "type"}
+            if event["type"] == "error":
+                error = fields["error"]
+                self.outbox.error(ClientError(error["code"], error["message"], error.get("param")),
+                                  error.get("event_id"), due)
+            else:
+                self.outbox.send(event["type"], due, **fields)
+        queue, out = self.outbox.queue, []
+        while queue and queue[0][0] <= now + 1e-9:
+            out.append(queue.popleft()[1])
+        return out
+
+    def report(self) -> dict:
+        left = len(self.state.transcripts) - self.state.committed
+        report = {"cassette": self.recording.name if self.recording else None, "persona": self.persona.name,
+                  "dialect": self.dialect, "intent": "transcription", "responses_total": 0, "responses_consumed": 0,
+                  "responses_left": 0, "transcripts_left": left, "errors_sent": list(self.outbox.errors),
+                  "error_count": self.outbox.error_count, "contradictions": [], "strict": self.strict,
+                  "ok": not (self.strict and left)}
+        if left:
+            report["message"] = f"cassette {report['cassette']!r}: {left} recorded transcript(s) left unused"
+        return report
