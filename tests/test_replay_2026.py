@@ -384,3 +384,47 @@ def test_transcription_session_on_the_wire_completes_out_of_order(replay):
         assert second["transcript"] == "Please tell me a story about a brave little robot."
         client.send(events.response_create())
         assert "no responses" in client.wait_for("error", timeout=5)["error"]["message"]
+
+
+def test_mcp_on_the_wire_lists_and_calls_the_real_server(shop_url):
+    """The replay server, as OpenAI, lists the local MCP server's tools and runs its calls: real outputs."""
+    tool = {"type": "mcp", "server_label": "shop", "server_url": shop_url,
+            "require_approval": {"never": {"read_only": True}}}
+    with serve_in_background(speed=0) as server, \
+            helpers.connect("replay", url=server.url, model="gpt-realtime-2.1", cassette="19_tools_mcp", log=False) as c:
+        c.wait_for("session.created", timeout=5)
+        c.send(events.session_update({"type": "realtime", "tools": [tool]}))
+        discovery = list(c.stream(until="mcp_list_tools.completed", timeout=10))
+        assert [e["type"] for e in discovery] == ["conversation.item.added", "mcp_list_tools.in_progress",
+                                                 "session.updated", "conversation.item.done", "mcp_list_tools.completed"]
+        assert {t["name"] for t in discovery[3]["item"]["tools"]} == {"stock", "order"}
+
+        def turn(text=None) -> list[dict]:
+            if text:
+                c.send(events.user_text(text))
+                c.wait_for("conversation.item.added", timeout=5)
+            c.send(events.response_create())
+            return list(c.stream(timeout=10))
+
+        streamed = turn("How many pears does the shop have?")
+        kinds = [e["type"] for e in streamed]
+        assert kinds.index("response.mcp_call.in_progress") < kinds.index("response.mcp_call.completed") \
+            < kinds.index("response.done")
+        call = next(e["item"] for e in streamed if e["type"] == "response.output_item.done"
+                    and e["item"]["type"] == "mcp_call")
+        assert call["output"] == "12 pears in stock"                  # what shop_server's stock() returns
+        validated([{k: v for k, v in e.items() if k not in ("event_id", "obfuscation")} for e in streamed])
+        turn()
+        streamed = turn("Please order three pears.")
+        assert "response.mcp_call.in_progress" not in [e["type"] for e in streamed]
+        request = c.wait_for("conversation.item.added", timeout=5,
+                             where=lambda e: e["item"]["type"] == "mcp_approval_request")["item"]
+        error = refused(c, events.item_create({"type": "mcp_approval_response", "id": "mcpa_1",
+                                               "approval_request_id": "mcpr_unknown", "approve": True}))
+        assert error["param"] == "item.approval_request_id"
+        c.send(events.item_create({"type": "mcp_approval_response", "id": "mcpa_2",
+                                   "approval_request_id": request["id"], "approve": True}))
+        c.send(events.response_create())
+        done = c.wait_for("conversation.item.done", timeout=10, where=lambda e: e["item"]["type"] == "mcp_call")
+        assert done["item"]["output"] == "ordered 3 pear" and done["item"]["approval_request_id"] == request["id"]
+        assert list(c.stream(timeout=10))[-1]["response"]["status"] == "completed"

@@ -35,6 +35,7 @@ from ..personas import (BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Pe
 from .context import check_truncation, response_scope, validation_view
 from .images import check_images
 from .input_buffer import InputBuffer
+from .mcp_session import Job, McpTools
 from .items import Conversation
 from .outbox import Outbox
 from .playback import Playback
@@ -233,6 +234,9 @@ class Session:
         self.conversation = Conversation(self.outbox)
         self.input = InputBuffer()
         self.playback = Playback(recording, self.conversation, self.outbox, self.options.speed, list(available))
+        self.mcp = McpTools(self.outbox, self.conversation)
+        self.playback.tools = self.mcp if persona.dialect == "ga" else None
+        self._deferred: tuple | None = None   # a response.create waiting for approved MCP calls
         self._expire_at: float | None = None
         self.config = persona.default_session(model, self.outbox.new_id("sess"),
                                               EPOCH + 60 * persona.session_minutes)
@@ -344,6 +348,24 @@ class Session:
             report["message"] = f"cassette {report['cassette']!r}: " + "; ".join(problems)
         return report
 
+    # -- MCP requests (run by the adapter) -----------------------------------------------
+    def take_jobs(self) -> list[Job]:
+        """The MCP requests (`helpers.replay.mcp_session.Job`) the adapter must run, each once."""
+        return self.mcp.take_jobs()
+
+    def resolve(self, job: Job, result: Any, now: float) -> None:
+        """The adapter's result for `job` (a tool list, a tool output, or an `McpError`)."""
+        self._pump(now)
+        done = self.mcp.resolve(job, result, now)
+        if done is not None and done[0] == "called":
+            self.playback.release(now)
+        if self._deferred is not None and not self.mcp.busy:
+            (overrides, scope), self._deferred = self._deferred, None
+            try:
+                self.playback.start(now, self.config, overrides, scope)
+            except ClientError as err:
+                self.outbox.error(err, None, now)
+
     # -- time ----------------------------------------------------------------------------
     def _pump(self, now: float) -> None:
         limit = now if self._expire_at is None else min(now, self._expire_at)
@@ -385,6 +407,8 @@ class Session:
             param = "session.voice" if self.dialect == "beta" else "session.audio.output.voice"
             raise ClientError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
                               "present.", param)
+        if self.dialect == "ga" and "tools" in update:
+            self.mcp.session_tools(update["tools"], now)
         self.config = merged
         self.outbox.send("session.updated", now, session=copy.deepcopy(self.config))
 
@@ -436,6 +460,9 @@ class Session:
     # -- items ---------------------------------------------------------------------------
     def _item_create(self, event: dict, now: float) -> None:
         check_images(event["item"])
+        if self.dialect == "ga" and event["item"].get("type") == "mcp_approval_response":
+            self.mcp.approval(event["item"], now)
+            return
         item = self.conversation.create(event, now)
         if is_user_audio(item):
             self._transcribe(item["id"], now)
@@ -459,6 +486,9 @@ class Session:
         if self.dialect == "ga":
             check_reasoning(overrides, self.model, "response")
         scope = response_scope(event, [item.get("id") for item in self.items])
+        if self.dialect == "ga" and self.mcp.run_approved(now):
+            self._deferred = (overrides, scope)
+            return
         self.playback.start(now, self.config, overrides, scope)
 
     def _response_cancel(self, event: dict, now: float) -> None:

@@ -60,6 +60,7 @@ class _Stream:
     active: _Active | None = None
     item_id: str | None = None  # live item id for transcription streams
     index: int = 0
+    held_at: float | None = None  # set while the response waits for an MCP call
 
 
 def wants_text_only(config: dict, dialect: str, overrides: dict) -> bool:
@@ -92,6 +93,7 @@ class Playback:
         self.streams: list[_Stream] = []
         self.notes: deque[str] = deque(maxlen=MAX_NOTES)
         self._conversation_id = self.persona.new_id("conv", outbox.seed)
+        self.tools = None  # the session's McpTools (GA): may hold a response while a tool call runs
 
     # -- starting, cancelling ---------------------------------------------------------------
     def start(self, now: float, config: dict, overrides: dict | None = None,
@@ -159,16 +161,33 @@ class Playback:
 
     def next_due(self) -> float | None:
         """When the next recorded frame is due (None when nothing plays)."""
-        return min((self._due(s) for s in self.streams), default=None)
+        return min((self._due(s) for s in self.streams if s.held_at is None), default=None)
+
+    def release(self, now: float) -> None:
+        """Resume the responses held for an MCP call, shifted by the time they waited."""
+        for stream in self.streams:
+            if stream.held_at is not None:
+                stream.base += max(0.0, now - stream.held_at)
+                stream.held_at = None
 
     def pump(self, limit: float) -> None:
         """Send every recorded frame due by `limit`, in order."""
-        while self.streams and self.outbox.closing is None:
-            stream = min(self.streams, key=self._due)
+        while self.outbox.closing is None:
+            running = [s for s in self.streams if s.held_at is None]
+            if not running:
+                break
+            stream = min(running, key=self._due)
             due = self._due(stream)
             if due > limit:
                 break
             step = stream.steps[stream.index]
+            if stream.active is not None and self.tools is not None:
+                if self.tools.intercept(step, due, stream.active.response_id) == "hold":
+                    stream.held_at = due
+                    continue
+                event = self.tools.rewrite(step.event)
+                if event is not step.event:
+                    step = Step(step.delay, step.kind, event, None, step.audio_bytes)
             stream.index += 1
             if stream.index == len(stream.steps):
                 self.streams.remove(stream)
@@ -219,6 +238,8 @@ class Playback:
             self.outbox.emit(step.text, due)
         if kind == "response.done" and self.active is active:
             self.active = None
+            if self.tools is not None:
+                self.tools.after_response(due)
 
     def _emit_live(self, active: _Active, step: Step, due: float) -> None:
         """Frames built from live state: response objects from the session, acks with `previous_item_id`."""
