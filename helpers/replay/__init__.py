@@ -33,9 +33,20 @@ from .engine import Library, Options, Recording, Session, open_session
 from .server import ReplayServer, run, url_of
 
 __all__ = ["BackgroundServer", "Library", "Options", "Recording", "ReplayServer", "Session",
-           "default_cassettes", "open_session", "serve_in_background", "shared_server"]
+           "default_cassettes", "open_session", "provenance", "serve_in_background", "shared_server"]
 
 START_TIMEOUT = 10.0
+
+
+def provenance(name: str, cassettes: str | Path | None = None) -> dict:
+    """How cassette `name` was made: its metadata's provenance (``kind`` "synthesized" or "recorded")
+    plus provider, model and description, e.g. ``provenance("01_connect")["kind"]``."""
+    recording = Library(default_cassettes() if cassettes is None else cassettes).get(name)
+    if recording is None:
+        raise FileNotFoundError(f"no cassette named {name!r} in {cassettes or 'the default cassette folder'}")
+    meta = recording.meta
+    return {**recording.provenance, **{key: meta[key] for key in ("provider", "model", "created", "description")
+                                       if key in meta}}
 
 
 class BackgroundServer:

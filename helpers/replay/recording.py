@@ -33,6 +33,7 @@ from ..personas import (GA_TO_BETA, OBFUSCATED_DELTAS, Persona, check_dialect, c
 LIVE_ACKS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ID_KINDS = {"event_id": "event", "response_id": "resp", "item_id": "item", "previous_item_id": "item"}
 
 
@@ -133,9 +134,11 @@ class _Framing:
         self.notes: list[str] = []
 
     def new_id(self, old: str, kind: str) -> str:
-        if not self.persona.uuid_ids or not isinstance(old, str):
+        """A recorded id in the persona's format: kept when it already has it, else derived from it."""
+        if not isinstance(old, str):
             return old
-        return self.persona.new_id(kind, f"{self.name}:{old}")
+        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else old.startswith(f"{kind}_")
+        return old if fits else self.persona.new_id(kind, f"{self.name}:{old}")
 
     def ids(self, event: dict) -> dict:
         event = dict(event)
@@ -171,7 +174,7 @@ class _Framing:
         item = event.get("item") if isinstance(event.get("item"), dict) else {}
         if not self.tools and item.get("type") == "function_call":
             if item.get("id") not in self.dropped_items:
-                self.dropped_items.add(item.get("id"))
+                self.dropped_items.update((item.get("id"), self.new_id(item.get("id"), "item")))
                 self.notes.append(f"function call {item.get('name')!r} left out: the session declares no tools")
             return False
         return event.get("item_id") not in self.dropped_items
