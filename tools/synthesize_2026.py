@@ -303,7 +303,9 @@ class Recording2026(synth.Recording):
         scenario = self.scenario
         ga = scenario.provider == "openai"
         meta.update(provider=scenario.provider, dialect="ga" if ga else "beta", model=scenario.model)
+        service = "OpenAI" if ga else "StepFun"
         meta["provenance"].update(tool="tools/synthesize_cassettes.py (tools/synthesize_2026.py)",
+                                  note=f"made locally by a script; not a recording of the {service} service",
                                   rerecord=f"helpers.connect(provider='{scenario.provider}', model='{scenario.model}', "
                                            f"record='media/cassettes/{scenario.name}.jsonl') and run notebook "
                                            f"{scenario.notebook}")

@@ -54,7 +54,8 @@ class McpTools:
     _tokens: int = 0
 
     def __post_init__(self) -> None:
-        self.flow = McpFlow(new_id=lambda prefix: self.outbox.new_id(prefix.rstrip("_")))
+        outbox = self.outbox  # not `self`: a closure over the session's parts would make a reference cycle
+        self.flow = McpFlow(new_id=lambda prefix: outbox.new_id(prefix.rstrip("_")))
 
     @property
     def busy(self) -> bool:
