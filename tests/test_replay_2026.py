@@ -428,3 +428,29 @@ def test_mcp_on_the_wire_lists_and_calls_the_real_server(shop_url):
         done = c.wait_for("conversation.item.done", timeout=10, where=lambda e: e["item"]["type"] == "mcp_call")
         assert done["item"]["output"] == "ordered 3 pear" and done["item"]["approval_request_id"] == request["id"]
         assert list(c.stream(timeout=10))[-1]["response"]["status"] == "completed"
+
+
+def test_idle_timeout_commits_silence_and_answers_after_the_timeout(replay):
+    import time as _time
+    vad = {"type": "server_vad", "idle_timeout_ms": 5000, "create_response": True}   # 5000: the minimum
+    with ga_client(replay, "18_long_conversation") as client:
+        client.send(events.session_update({"type": "realtime", "output_modalities": ["text"],
+                                           "audio": {"input": {"turn_detection": vad}}}))
+        updated = client.wait_for("session.updated", timeout=5)
+        assert updated["session"]["audio"]["input"]["turn_detection"]["idle_timeout_ms"] == 5000
+        client.send(events.user_text("Hello?"))
+        client.wait_for("conversation.item.added", timeout=5)
+        client.send(events.response_create())
+        list(client.stream("response.done", timeout=5))
+        done_at = _time.monotonic()
+        triggered = client.wait_for("input_audio_buffer.timeout_triggered", timeout=10)
+        assert _time.monotonic() - done_at >= 4.9             # not before the timeout
+        after = list(client.stream("response.done", timeout=5))
+        kinds = [e["type"] for e in after]
+        assert kinds[:3] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
+        assert after[0]["item_id"] == triggered["item_id"] and "response.created" in kinds
+        validated([{k: v for k, v in e.items() if k not in ("event_id", "obfuscation")} for e in [triggered, *after]])
+    with ga_client(replay) as client:
+        error = refused(client, events.session_update({"type": "realtime", "audio": {"input": {"turn_detection": {
+            "type": "semantic_vad", "idle_timeout_ms": 5000}}}}))
+        assert error["code"] == "unknown_parameter" and error["param"].endswith("idle_timeout_ms")

@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping
 from ..personas import (BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Persona, beta_header_refused,
                         persona_for)
 from .context import check_truncation, response_scope, validation_view
+from .idle import IdleTimer, idle_timeout_ms
 from .images import check_images
 from .input_buffer import InputBuffer
 from .mcp_session import Job, McpTools
@@ -237,6 +238,7 @@ class Session:
         self.mcp = McpTools(self.outbox, self.conversation)
         self.playback.tools = self.mcp if persona.dialect == "ga" else None
         self._deferred: tuple | None = None   # a response.create waiting for approved MCP calls
+        self.idle = IdleTimer()
         self._expire_at: float | None = None
         self.config = persona.default_session(model, self.outbox.new_id("sess"),
                                               EPOCH + 60 * persona.session_minutes)
@@ -272,6 +274,7 @@ class Session:
         if self.outbox.closing is None:
             due = self.playback.next_due()
             times += [due] if due is not None else []
+            times += [self.idle.deadline] if self.idle.deadline is not None else []
             if self._expire_at is not None:
                 times.append(self._expire_at)
         return min(times) if times else None
@@ -370,6 +373,7 @@ class Session:
     def _pump(self, now: float) -> None:
         limit = now if self._expire_at is None else min(now, self._expire_at)
         self.playback.pump(limit)
+        self._idle(limit)
         if self._expire_at is not None and now >= self._expire_at and self.outbox.closing is None:
             self._expire_at = None
             # Wording of OpenAI's 60-minute limit (issue reports, peers-and-pain-points §4.5); code
@@ -377,6 +381,25 @@ class Session:
             self.outbox.error(ClientError("session_expired", "Your session hit the maximum duration of "
                                           f"{self.options.expire_after:g} seconds."), None, now)
             self.outbox.closing = (1001, "session expired")
+
+    def _idle(self, now: float) -> None:
+        """Arm the idle timeout after each response; when it runs out, commit the silence and respond."""
+        timeout = idle_timeout_ms(self._turn_detection()) if self.dialect == "ga" else None
+        finished, self.playback.finished = self.playback.finished, []
+        if timeout is not None and finished:
+            done_at, audio_bytes = finished[-1]
+            self.idle.arm(done_at, audio_bytes, timeout, self.input.total)
+        if timeout is None or self.playback.active is not None or not self.idle.due(now):
+            return
+        item_id = self.outbox.new_id("item")
+        self.outbox.send("input_audio_buffer.timeout_triggered", now,
+                         **self.idle.event(self.input.total, item_id))
+        self.input.vad.reset()
+        self._commit_buffer(item_id, self.input.total, now)
+        try:
+            self.playback.start(now, self.config)
+        except ClientError as err:
+            self.outbox.error(err, None, now)
 
     # -- config --------------------------------------------------------------------------
     def _input(self) -> dict:
@@ -424,6 +447,7 @@ class Session:
     def _vad_change(self, change: str, offset: int, vad: dict, now: float) -> None:
         ms = offset // BYTES_PER_MS
         if change == "started":
+            self.idle.disarm()
             self.input.vad.item_id = self.outbox.new_id("item")
             self.outbox.send("input_audio_buffer.speech_started", now, audio_start_ms=ms, item_id=self.input.vad.item_id)
             if self.playback.active is not None and vad.get("interrupt_response", True):
@@ -486,6 +510,7 @@ class Session:
         if self.dialect == "ga":
             check_reasoning(overrides, self.model, "response")
         scope = response_scope(event, [item.get("id") for item in self.items])
+        self.idle.disarm()
         if self.dialect == "ga" and self.mcp.run_approved(now):
             self._deferred = (overrides, scope)
             return

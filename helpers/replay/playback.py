@@ -94,6 +94,7 @@ class Playback:
         self.notes: deque[str] = deque(maxlen=MAX_NOTES)
         self._conversation_id = self.persona.new_id("conv", outbox.seed)
         self.tools = None  # the session's McpTools (GA): may hold a response while a tool call runs
+        self.finished: list[tuple[float, int]] = []  # (done at, audio bytes sent) of responses not yet seen
 
     # -- starting, cancelling ---------------------------------------------------------------
     def start(self, now: float, config: dict, overrides: dict | None = None,
@@ -238,6 +239,7 @@ class Playback:
             self.outbox.emit(step.text, due)
         if kind == "response.done" and self.active is active:
             self.active = None
+            self.finished.append((due, sum(self.conversation.audio_sent.get(i, 0) for i in active.items)))
             if self.tools is not None:
                 self.tools.after_response(due)
 
