@@ -18,6 +18,7 @@ __all__ = ["CATALOGUE", "DEFAULT_MODELS", "Model", "Price", "RetiringModelWarnin
 # Where the facts come from (the keys of /work/shared/reference/realtime-2026-additions.md §0).
 _SDK = "openai-python 3.57.0, openai/types/realtime/"
 _SDK_SHUTDOWN = _SDK + "realtime_session_create_request.py (model docstring)"
+_SDK_TRANSCRIPTION_SHUTDOWN = _SDK + "audio_transcription.py (model docstring)"
 _OPENAI_MODELS = "https://developers.openai.com/api/docs/models/"
 _RETELL = "https://docs.retellai.com/deprecation-notice/2027/01-19_model_replacements"
 _SF_PRICES = ("https://platform.stepfun.com/docs/zh/guides/pricing/details "
@@ -183,6 +184,13 @@ _ENTRIES = (
                              "for gpt-realtime-mini itself."),
           shutdown=_SHUTDOWN_2027,
           replacement=Sourced("gpt-realtime-2.1-mini", _RETELL, "2027-01-19")),
+    # OpenAI input-transcription models (the `transcription.model` of a session): announced shutdown
+    *(Model("openai", name,
+            _caps("transcription", source=_SDK + "audio_transcription.py"),
+            Sourced("retiring", _SDK_TRANSCRIPTION_SHUTDOWN, _CHECKED),
+            price_note=Sourced(UNCONFIRMED, _SDK + "audio_transcription.py", _CHECKED),
+            shutdown=Sourced("2027-02-26", _SDK_TRANSCRIPTION_SHUTDOWN, _CHECKED))
+      for name in ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize")),
     # StepFun (no shutdown announced for any of them)
     Model("stepfun", "step-1o-audio",
           _caps("speech", "function_tools", source=_SF_API),
@@ -257,9 +265,11 @@ def retirement_notice(model: str) -> str | None:
         return None
     if not entry.retiring:
         return None
-    replacement = entry.replacement.value if entry.replacement else UNCONFIRMED
-    return (f"{model} shuts down on {entry.shutdown.value} (source: {entry.shutdown.source}); "  # type: ignore[union-attr]
-            f"move to {replacement}.")
+    where = f"{model} shuts down on {entry.shutdown.value} (source: {entry.shutdown.source}); "  # type: ignore[union-attr]
+    if entry.replacement:
+        return where + f"move to {entry.replacement.value}."
+    current = [m.model for m in models(entry.provider, next(iter(sorted(entry.capabilities.value))))]  # type: ignore[arg-type]
+    return where + f"the source names no replacement; current models: {', '.join(current)}."
 
 
 def warn_if_retiring(model: str) -> None:

@@ -6,8 +6,10 @@ Products rarely let a browser or an app hold the API key: a small service does, 
     POST /process_audio   form fields: file (an audio upload, any format `helpers.audio.load_audio`
                           reads) or text; conversation_id (optional: a new conversation is made and
                           its id returned in the X-Conversation-Id header)
-                          -> text/event-stream: turn, input_transcript, transcript (one per delta),
-                             then done (transcript, audio_url, history, report) or error
+                          -> text/event-stream: turn, input_transcript, transcript (one per delta;
+                             a reasoning model's preamble and answer both stream here), thinking
+                             (StepFun reasoning models: one per delta), then done (transcript,
+                             audio_url, history, report) or error
     GET  /audio/{name}    the answer's speech as a 24 kHz wav (the done event's audio_url)
 
 Each conversation owns one upstream Realtime session (`helpers.connect`), kept open between
@@ -274,6 +276,8 @@ class Relay:
             for event in client.stream("response.done", timeout=TURN_TIMEOUT_S):
                 if event["type"] in _TRANSCRIPT_DELTAS:
                     yield "transcript", {"delta": event.get("delta", "")}
+                elif event["type"] == "response.thinking.delta":  # StepFun reasoning models (lesson 15)
+                    yield "thinking", {"delta": event.get("delta", "")}
             finished = True
             yield "done", self._result(conversation, event["response"]["id"])
         except (RealtimeServerError, RealtimeConnectionClosed, RealtimeTimeout) as exc:

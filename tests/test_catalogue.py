@@ -34,8 +34,10 @@ def test_retiring_models_carry_date_and_replacement_and_the_replacement_is_not_r
     retiring = [m for m in catalogue.CATALOGUE.values() if m.retiring]
     assert {m.model for m in retiring} >= {"gpt-realtime", "gpt-realtime-mini"}
     for entry in retiring:
-        assert entry.shutdown.value == "2027-01-20" and entry.status.value == "retiring"
-        assert not catalogue.lookup(entry.replacement.value).retiring
+        assert entry.shutdown.value in ("2027-01-20", "2027-02-26") and entry.status.value == "retiring"
+        assert entry.replacement is None or not catalogue.lookup(entry.replacement.value).retiring
+    notice = catalogue.retirement_notice("whisper-1")
+    assert "2027-02-26" in notice and "gpt-realtime-whisper" in notice and "no replacement" in notice
 
 
 def test_no_default_has_an_announced_shutdown():
@@ -68,7 +70,7 @@ def test_filters_by_provider_and_capability_leave_retiring_models_out_by_default
 
 
 def test_bad_lookups_are_clear_errors():
-    with pytest.raises(KeyError, match="'gpt-5' is not in the catalogue; known models: gpt-live-transcribe"):
+    with pytest.raises(KeyError, match="'gpt-5' is not in the catalogue; known models: gpt-4o-mini-transcribe, "):
         catalogue.lookup("gpt-5")
     with pytest.raises(TypeError, match="model must be"):
         catalogue.lookup(None)

@@ -454,3 +454,31 @@ def test_idle_timeout_commits_silence_and_answers_after_the_timeout(replay):
         error = refused(client, events.session_update({"type": "realtime", "audio": {"input": {"turn_detection": {
             "type": "semantic_vad", "idle_timeout_ms": 5000}}}}))
         assert error["code"] == "unknown_parameter" and error["param"].endswith("idle_timeout_ms")
+
+
+# -- the relay passes a reasoning model's thinking and preamble on ------------------------------
+
+def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp_path):
+    from tests.test_relay import http_client, of, turn
+    from helpers import relay
+
+    def relay_turn(model: str, cassette: str) -> list[tuple[str, dict]]:
+        server = relay.serve_in_background(relay.create_app(url=replay.url, model=model, cassette=cassette,
+                                                            output_dir=tmp_path / model,
+                                                            connect_options={"log": False}))
+        try:
+            with http_client(server) as http:
+                response, streamed = turn(http, text="Why is the sky blue? Answer in two sentences.")
+            assert response.status_code == 200
+            return streamed
+        finally:
+            server.stop()
+
+    streamed = relay_turn("step-audio-r1.1", "15_reasoning_stepfun")
+    thinking = "".join(data["delta"] for data in of(streamed, "thinking"))
+    assert thinking.startswith("The user asks about the colour of the sky.")
+    names = [name for name, _ in streamed]
+    assert names.index("thinking") < names.index("transcript") and names[-1] == "done"
+    streamed = relay_turn("gpt-realtime-2.1", "15_reasoning")
+    spoken = "".join(data["delta"] for data in of(streamed, "transcript"))
+    assert spoken.startswith("Good question, let me think.Sunlight is made of many colours")
