@@ -482,3 +482,57 @@ def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp
     streamed = relay_turn("gpt-realtime-2.1", "15_reasoning")
     spoken = "".join(data["delta"] for data in of(streamed, "transcript"))
     assert spoken.startswith("Good question, let me think.Sunlight is made of many colours")
+
+
+# -- reasoning responses and StepFun's thinking and built-in tools on the wire ------------------
+
+def test_preamble_and_answer_are_two_sdk_valid_assistant_items(replay):
+    with ga_client(replay, "15_reasoning") as client:
+        client.send(events.user_text("Why is the sky blue?"))
+        client.wait_for("conversation.item.added", timeout=5)
+        client.send(events.response_create(reasoning={"effort": "minimal"}))
+        streamed = list(client.stream("response.done", timeout=10))
+        validated([{k: v for k, v in e.items() if k not in ("event_id", "obfuscation")} for e in streamed])
+        output = streamed[-1]["response"]["output"]
+        assert [(i["type"], i["role"]) for i in output] == [("message", "assistant")] * 2
+        added = [e["output_index"] for e in streamed if e["type"] == "response.output_item.added"]
+        assert added == [0, 1]
+
+
+def stepfun_client(replay, cassette: str, model: str):
+    client = helpers.connect("replay", url=replay.url, model=model, cassette=cassette, log=False)
+    client.wait_for("session.created", timeout=5)
+    return client
+
+
+def test_stepfun_thinking_streams_in_its_own_part_before_the_speech(replay):
+    with stepfun_client(replay, "15_reasoning_stepfun", "step-audio-r1.1") as client:
+        client.send(events.user_text("Why is the sky blue?"))
+        client.wait_for("conversation.item.created", timeout=5)
+        client.send(events.response_create())
+        streamed = list(client.stream("response.done", timeout=10))
+    kinds = [e["type"] for e in streamed]
+    assert kinds.index("response.thinking.delta") < kinds.index("response.thinking.done") \
+        < kinds.index("response.audio_transcript.delta")
+    for event in streamed:
+        if event["type"].startswith("response.thinking."):
+            assert {"response_id", "item_id", "output_index", "content_index"} <= set(event)   # SF-API fields
+            assert event["content_index"] == 0
+        if event["type"] == "response.audio.delta":
+            assert event["content_index"] == 1
+    parts = streamed[-1]["response"]["output"][0]["content"]
+    assert [p["type"] for p in parts] == ["thinking", "audio"]
+    done = next(e for e in streamed if e["type"] == "response.thinking.done")
+    assert done["thinking"] == "".join(e["delta"] for e in streamed if e["type"] == "response.thinking.delta")
+
+
+def test_stepfun_builtin_tools_are_accepted_in_stepfuns_shape_only(replay):
+    web_search = {"type": "web_search", "function": {"description": "Search.", "options": {"top_k": 5}}}
+    with stepfun_client(replay, "19_tools_stepfun", "step-audio-2") as client:
+        client.send(events.session_update({"tools": [web_search]}))
+        assert client.wait_for("session.updated", timeout=5)["session"]["tools"] == [web_search]
+        error = refused(client, events.session_update({"tools": [{"type": "mcp", "server_label": "shop"}]}))
+        assert error["param"] == "session.tools[0].type" and "'web_search'" in error["message"]
+    with ga_client(replay) as client:
+        assert refused(client, events.session_update({"type": "realtime", "tools": [web_search]}))["code"] \
+            in ("invalid_value", "unknown_parameter", "invalid_type")
