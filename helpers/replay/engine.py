@@ -110,13 +110,6 @@ def mask_key(key: str) -> str:
     return key[:3] + "*" * (len(key) - 7) + key[-4:]
 
 
-def mask_key(key: str) -> str:
-    """A key shown the way OpenAI shows a wrong one: first 3 and last 4 characters, stars between."""
-    if len(key) <= 12:
-        return "*" * len(key)
-    return key[:3] + "*" * (len(key) - 7) + key[-4:]
-
-
 def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: Library | None,
                  options: Options, subprotocols: tuple[str, ...] = ()) -> "Session | Refusal":
     """Admit a connection (key, model, persona, cassette, query options) and make its `Session`, or refuse it.
