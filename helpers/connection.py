@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .catalogue import warn_if_retiring
 from .client import RealtimeClient
 from .events import check_dialect
 from .providers import Provider, default_cassettes, default_log_dir, get_api_key, get_provider
@@ -16,9 +17,10 @@ from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
 def connect(provider: str | Provider | None = None, model: str | None = None, cassette: str | None = None, *,
             dialect: str | None = None, api_key: str | None = None, url: str | None = None,
             record: bool | str | Path | None = None, log: bool = True, timeout: float = 10.0,
-            **options: Any) -> RealtimeClient:
+            intent: str | None = None, **options: Any) -> RealtimeClient:
     """Open a Realtime session and return its client (use it in a ``with`` block).
 
+    Warns (`RetiringModelWarning`) when `model` has an announced shutdown date.
     Raises at once when the service refuses: `RealtimeConnectionClosed` for an unreachable
     server or a rejected handshake, `RealtimeServerError` for a bad key or model.
 
@@ -26,6 +28,7 @@ def connect(provider: str | Provider | None = None, model: str | None = None, ca
     cassette: the recorded session the replay server serves (ignored when live).
     dialect:  "beta" or "ga"; by default the provider's (replay: from the model, or $REALTIME_DIALECT).
     record:   a cassette path (or True: media/cassettes/<cassette>.jsonl) to record this session to.
+    intent:   "transcription" opens an OpenAI transcription-only session (the URL then names no model).
     options:  replay-server options sent as query parameters (speed, strict, close_after, …).
     """
     preset = get_provider(provider)
@@ -33,12 +36,13 @@ def connect(provider: str | Provider | None = None, model: str | None = None, ca
     if unknown:
         raise TypeError(f"unknown option(s) {unknown}; replay options are {sorted(REPLAY_OPTIONS)}")
     model = model or os.environ.get("REALTIME_MODEL") or preset.default_model
+    warn_if_retiring(model)
     if preset.name == "replay":
         explicit = dialect or os.environ.get("REALTIME_DIALECT") or None  # the persona follows the model
         dialect = explicit or preset.dialect_for(model)
         base = url or os.environ.get("REALTIME_REPLAY_URL") or _shared_replay_url()
         query = {"model": model, **({"dialect": explicit} if explicit else {}),
-                 **({"cassette": cassette} if cassette else {}),
+                 **({"cassette": cassette} if cassette else {}), **({"intent": intent} if intent else {}),
                  **{k: _query_value(v) for k, v in options.items()}}
         target = f"{base.rstrip('/')}/v1/realtime?{urlencode(query)}"
     else:
@@ -47,7 +51,7 @@ def connect(provider: str | Provider | None = None, model: str | None = None, ca
         dialect = dialect or preset.dialect
         if preset.name == "openai" and dialect == "beta":
             raise ValueError("OpenAI has switched the beta dialect off: use dialect='ga' (the default)")
-        target = f"{url or preset.url}?{urlencode({'model': model})}"
+        target = f"{url or preset.url}?{urlencode({'intent': intent} if intent else {'model': model})}"
     check_dialect(dialect)
     key = api_key or get_api_key(preset)
     if record is True:

@@ -1,7 +1,8 @@
 """Realtime model prices and the cost of a response's `usage`.
 
 Prices are per million tokens, in the provider's currency, each with the page it came from
-and the date it was checked. Prices change: check the source before relying on a figure.
+and the date it was checked; they live in `helpers.catalogue`. Prices change: check the source
+before relying on a figure.
 
 How `cost` reads a `usage` object (the one in ``response.done``, both dialects):
 
@@ -11,81 +12,33 @@ How `cost` reads a `usage` object (the one in ``response.done``, both dialects):
 * When a provider sends no per-modality details (only ``input_tokens`` / ``output_tokens``),
   every token is billed at the text price, and cached tokens without a split count as text
   first. For StepFun this changes nothing: its prices do not depend on the modality.
-* Image tokens (GA) are not priced here.
+* Image tokens (GA, ``input_token_details.image_tokens``, cached part in ``cached_tokens_details``)
+  are billed at the model's image price, and appear in the breakdown only when the usage has some;
+  a model with no image price raises on image tokens.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_OPENAI_MODEL_PAGE = "https://developers.openai.com/api/docs/models/"
-_STEPFUN_PRICES = "https://platform.stepfun.com/docs/zh/guides/pricing/details"
+from .catalogue import CATALOGUE, Price, lookup
 
+__all__ = ["PRICES", "Cost", "Price", "cost", "price", "split_usage"]
 
-@dataclass(frozen=True)
-class Price:
-    """What one model costs per million tokens, and where that figure comes from."""
-
-    model: str
-    currency: str
-    text_in: float
-    cached_text_in: float
-    text_out: float
-    audio_in: float
-    cached_audio_in: float
-    audio_out: float
-    source: str
-    checked: str
-    note: str = ""
-
-
-PRICES: dict[str, Price] = {p.model: p for p in (
-    Price("gpt-realtime", "USD",
-          text_in=4.00, cached_text_in=0.40, text_out=16.00,
-          audio_in=32.00, cached_audio_in=0.40, audio_out=64.00,
-          source=_OPENAI_MODEL_PAGE + "compare?model=gpt-realtime",
-          checked="2026-11-22",
-          note="Text figures read on the gpt-realtime entry of OpenAI's model comparison page. "
-               "The audio figures were read on the gpt-realtime-1.5 and gpt-realtime-2 pages (same tier); "
-               "the gpt-realtime page itself was not seen with its audio prices."),
-    Price("gpt-realtime-mini", "USD",
-          text_in=0.60, cached_text_in=0.06, text_out=2.40,
-          audio_in=10.00, cached_audio_in=0.30, audio_out=20.00,
-          source=_OPENAI_MODEL_PAGE + "gpt-realtime-2.1-mini",
-          checked="2026-11-22",
-          note="Text input $0.60 is shown for GPT-Realtime Mini in that page's comparison box. The other "
-               "figures are the gpt-realtime-2.1-mini ones (the current mini tier); they were not seen on a "
-               "gpt-realtime-mini page itself."),
-    Price("step-1o-audio", "CNY",
-          text_in=25.0, cached_text_in=5.0, text_out=60.0,
-          audio_in=25.0, cached_audio_in=5.0, audio_out=60.0,
-          source=_STEPFUN_PRICES,
-          checked="2026-11-22",
-          note="StepFun quotes one price per direction (cache miss 25 元, cache hit 5 元, output 60 元 per "
-               "1M tokens), whatever the modality. Read from a verbatim transcription of that page "
-               "(api-evangelist/stepfun, dated 2026-10-07), not from the page itself."),
-    Price("step-audio-2", "CNY",
-          text_in=10.0, cached_text_in=2.0, text_out=70.0,
-          audio_in=10.0, cached_audio_in=2.0, audio_out=70.0,
-          source=_STEPFUN_PRICES,
-          checked="2026-11-22",
-          note="One price per direction (input 10 元, cache hit 2 元, output 70 元 per 1M tokens). Read "
-               "from a verbatim transcription of that page (api-evangelist/stepfun, dated 2026-10-07), "
-               "not from the page itself."),
-)}
-
-_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+# The per-token prices of the catalogue (models priced per minute or not at all are left out).
+PRICES: dict[str, Price] = {name: entry.price for name, entry in CATALOGUE.items() if entry.price}
 
 
 def price(model: str) -> Price:
     """The price entry for `model`; a dated snapshot (``gpt-realtime-2025-08-28``) uses its family's."""
-    if not isinstance(model, str):
-        raise TypeError(f"model must be a model name (str), not {type(model).__name__}")
-    entry = PRICES.get(model) or PRICES.get(_SNAPSHOT.sub("", model))
-    if entry is None:
-        raise KeyError(f"no price for model {model!r}; known models: {', '.join(sorted(PRICES))}")
-    return entry
+    try:
+        entry = lookup(model)
+    except KeyError:
+        entry = None
+    if entry is None or entry.price is None:
+        why = f" ({entry.price_note.value})" if entry is not None and entry.price_note else ""
+        raise KeyError(f"no price for model {model!r}{why}; priced models: {', '.join(sorted(PRICES))}")
+    return entry.price
 
 
 @dataclass(frozen=True)
@@ -111,12 +64,16 @@ def cost(usage: dict, model: str) -> Cost:
         "audio in": entry.audio_in, "cached audio in": entry.cached_audio_in,
         "text out": entry.text_out, "audio out": entry.audio_out,
     }
+    if tokens["image in"] or tokens["cached image in"]:
+        if entry.image_in is None or entry.cached_image_in is None:
+            raise KeyError(f"no image price for model {model!r}, but the usage has image tokens")
+        rates |= {"image in": entry.image_in, "cached image in": entry.cached_image_in}
     breakdown = {kind: round(tokens[kind] * rates[kind] / 1_000_000, 10) for kind in rates}
     return Cost(round(sum(breakdown.values()), 10), entry.currency, breakdown)
 
 
 def split_usage(usage: dict) -> dict[str, int]:
-    """Token counts by billing kind: text/audio in (uncached), cached text/audio in, text/audio out."""
+    """Token counts by billing kind: text/audio/image in (uncached), cached text/audio/image in, text/audio out."""
     details = usage.get("input_token_details") or {}
     text_in = details.get("text_tokens")
     audio_in = details.get("audio_tokens")
@@ -127,10 +84,13 @@ def split_usage(usage: dict) -> dict[str, int]:
     if cached_split:
         cached_text = cached_split.get("text_tokens") or 0
         cached_audio = cached_split.get("audio_tokens") or 0
+        cached_image = cached_split.get("image_tokens") or 0
     else:
         cached = details.get("cached_tokens") or 0
         cached_text = min(cached, text_in)
         cached_audio = cached - cached_text
+        cached_image = 0
+    image_in = details.get("image_tokens") or 0
     out = usage.get("output_token_details") or {}
     text_out = out.get("text_tokens")
     audio_out = out.get("audio_tokens")
@@ -139,5 +99,6 @@ def split_usage(usage: dict) -> dict[str, int]:
     return {
         "text in": max(text_in - cached_text, 0), "cached text in": cached_text,
         "audio in": max(audio_in - cached_audio, 0), "cached audio in": cached_audio,
+        "image in": max(image_in - cached_image, 0), "cached image in": cached_image,
         "text out": text_out or 0, "audio out": audio_out or 0,
     }

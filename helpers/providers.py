@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalogue import default_model
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -31,10 +33,10 @@ class Provider:
 
 
 PROVIDERS = {
-    "replay": Provider("replay", "", "step-1o-audio", "beta"),  # the local replay server: no key
-    "stepfun": Provider("stepfun", "wss://api.stepfun.com/v1/realtime", "step-1o-audio", "beta",
+    "replay": Provider("replay", "", default_model("stepfun"), "beta"),  # the local replay server: no key
+    "stepfun": Provider("stepfun", "wss://api.stepfun.com/v1/realtime", default_model("stepfun"), "beta",
                         ("STEPFUN_API_KEY", "STEP_API_KEY")),
-    "openai": Provider("openai", "wss://api.openai.com/v1/realtime", "gpt-realtime", "ga",
+    "openai": Provider("openai", "wss://api.openai.com/v1/realtime", default_model("openai"), "ga",
                        ("OPENAI_API_KEY",)),
 }
 

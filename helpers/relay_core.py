@@ -228,6 +228,8 @@ class Relay:
             for event in client.stream("response.done", timeout=TURN_TIMEOUT_S):
                 if event["type"] in _TRANSCRIPT_DELTAS:
                     yield "transcript", {"delta": event.get("delta", "")}
+                elif event["type"] == "response.thinking.delta":  # StepFun reasoning models (lesson 15)
+                    yield "thinking", {"delta": event.get("delta", "")}
             finished = True
             yield "done", self._result(conversation, event["response"]["id"])
         except (RealtimeServerError, RealtimeConnectionClosed, RealtimeTimeout) as exc:

@@ -39,7 +39,9 @@ STREAMS = {  # delta type -> (done type, field of the full value)
     "response.text.delta": ("response.text.done", "text"),
     "response.function_call_arguments.delta": ("response.function_call_arguments.done", "arguments"),
 }
-CASSETTE_FILES = sorted(CASSETTES.glob("*.jsonl"))
+ALL_CASSETTE_FILES = sorted(CASSETTES.glob("*.jsonl"))
+# The cassettes of lessons 15-19 (tools/scenarios_2026.py) have their own checks: tests/test_cassettes_2026.py.
+CASSETTE_FILES = [p for p in ALL_CASSETTE_FILES if not p.stem.startswith(("15_", "16_", "17_", "18_", "19_"))]
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed: cannot regenerate the speech")
 
@@ -171,8 +173,8 @@ def drifted(committed: list[Path], fresh_dir: Path) -> list[str]:
 @needs_espeak
 def test_cassettes_regenerate_byte_for_byte(tmp_path):
     regenerate("synthesize_cassettes.py", tmp_path)
-    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == [p.name for p in CASSETTE_FILES]
-    assert drifted(CASSETTE_FILES, tmp_path) == [], "cassettes drifted: run tools/synthesize_cassettes.py"
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == [p.name for p in ALL_CASSETTE_FILES]
+    assert drifted(ALL_CASSETTE_FILES, tmp_path) == [], "cassettes drifted: run tools/synthesize_cassettes.py"
 
 
 @needs_espeak

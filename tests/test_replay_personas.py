@@ -210,6 +210,7 @@ def test_ga_response_frames(conn):
     events.append(c.recv())
     assert events[-1]["type"] == "rate_limits.updated"
     assert [r["name"] for r in events[-1]["rate_limits"]] == ["tokens"]  # live GA: no requests entry
+    assert all(re.fullmatch(r"event_[A-Za-z0-9]+", e["event_id"]) for e in events)  # OpenAI's id format
     for event in events:
         if event["type"] in ("response.output_audio_transcript.delta",):
             assert isinstance(event["obfuscation"], str)

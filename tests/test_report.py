@@ -163,7 +163,7 @@ def test_price_table_entries_name_their_source_and_date():
 
 
 def test_unknown_model_and_bad_usage_are_clear_errors():
-    with pytest.raises(KeyError, match="known models: gpt-realtime, gpt-realtime-mini, step-1o-audio"):
+    with pytest.raises(KeyError, match="priced models: gpt-realtime, gpt-realtime-1.5, gpt-realtime-2"):
         pricing.cost(USAGE, "gpt-5")
     with pytest.raises(TypeError, match="usage must be"):
         pricing.cost(None, "gpt-realtime")

@@ -1,4 +1,5 @@
-"""Build every shipped cassette (media/cassettes/NAME.jsonl) from the turn scripts in tools/scenarios*.py.
+"""Build every shipped cassette (media/cassettes/NAME.jsonl) from the turn scripts in tools/scenarios*.py
+(tools/scenarios_2026.py through tools/synthesize_2026.py).
 
     python tools/synthesize_cassettes.py [--out DIR] [--only NAME ...]
 
@@ -170,6 +171,8 @@ class Output:
     call: Call | None = None
     call_id: str = ""
     said: str = ""                 # transcript or text so far
+    script: str = ""               # what the output will say in full
+    lead_ms: int = 0               # extra time before it starts to speak (a reasoning model thinking)
     samples: int = 0
     arguments: str = ""
     opened: bool = False
@@ -409,12 +412,7 @@ class Recording:
     # responses
     def plan(self, step: Respond, trigger_ms: int) -> Run:
         modalities = step.overrides.get("modalities", self.session["modalities"])
-        outputs = []
-        if step.say:
-            outputs.append(Output(0, self.new_id("item_"), "audio" if "audio" in modalities else "text"))
-        if step.call:
-            outputs.append(Output(len(outputs), self.new_id("item_"), "function_call", step.call,
-                                  self.new_id("call_", 16)))
+        outputs = self.outputs_for(step, modalities)
         if not outputs:
             raise ValueError(f"{self.scenario.name}: a Respond needs words to say or a call to make")
         timeline = [(trigger_ms + self.jitter(220, 290), "created", None, None)]
@@ -429,14 +427,14 @@ class Recording:
                     t += self.jitter(15, 35)
                     timeline.append((t, "args", out.index, piece))
             else:
-                first = max(t + 2, trigger_ms + self.jitter(380, 480))
+                first = max(t + 2, trigger_ms + self.jitter(380, 480)) + out.lead_ms
                 text_at = first
-                for piece in split_tokens(step.say):
+                for piece in split_tokens(out.script):
                     timeline.append((text_at, "text", out.index, piece))
                     text_at += self.jitter(25, 45)
                 t = text_at
                 if out.kind == "audio":
-                    pcm, offset = assistant_speech(step.say), 0
+                    pcm, offset = assistant_speech(out.script), 0
                     while offset < len(pcm):
                         size = RATE * 2 * self.rng.choice((240, 280, 320, 360)) // 1000
                         chunk = pcm[offset:offset + size]
@@ -454,6 +452,17 @@ class Recording:
         self.last_input = input_text + input_audio
         return Run(self.new_id("resp_"), trigger_ms, modalities, self.session["voice"], timeline, outputs,
                    input_text, input_audio, cached, len(self.items), self.tokens_used, self.requests_used)
+
+    def outputs_for(self, step: Respond, modalities: list) -> list[Output]:
+        """The output items a response will have: its words (speech or text), then its call."""
+        outputs = []
+        if step.say:
+            outputs.append(Output(0, self.new_id("item_"), "audio" if "audio" in modalities else "text",
+                                  script=step.say))
+        if step.call:
+            outputs.append(Output(len(outputs), self.new_id("item_"), "function_call", step.call,
+                                  self.new_id("call_", 16)))
+        return outputs
 
     def render(self, run: Run, cut: int | None, reason: str) -> None:
         """Emit `run`'s frames, whole or cut at `cut` ms (replacing any earlier rendering)."""
@@ -584,19 +593,27 @@ class Recording:
                 "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio}}
 
     # the whole session
+    def actions(self) -> dict:
+        """What plays each kind of step."""
+        return {Update: self.update, Say: self.say, Restore: self.say, SendAudio: self.send_audio,
+                SendAudioItem: self.send_audio_item, Respond: self.respond, ReturnResult: self.return_result,
+                Truncate: self.truncate, Speak: self.speak}
+
     def run(self) -> Cassette:
         """Play every step of the scenario, close the socket, and return the cassette."""
-        actions = {Update: self.update, Say: self.say, Restore: self.say, SendAudio: self.send_audio,
-                   SendAudioItem: self.send_audio_item, Respond: self.respond, ReturnResult: self.return_result,
-                   Truncate: self.truncate, Speak: self.speak}
+        actions = self.actions()
         for step in self.scenario.steps:
             actions[type(step)](step)
         self.add(self.next_client_ms(), Frame(0, "server", close={"code": 1000, "reason": ""}))
+        return Cassette(self.metadata(), self.ordered_frames())
+
+    def ordered_frames(self) -> list[Frame]:
+        """The frames in time order (ties in the order they were made), each stamped with its time."""
         frames = []
         for ms, _, frame in sorted(self.frames, key=lambda f: (f[0], f[1])):
             frame.t = ms / 1000
             frames.append(frame)
-        return Cassette(self.metadata(), frames)
+        return frames
 
     def metadata(self) -> dict:
         name, notebook = self.scenario.name, self.scenario.notebook
@@ -621,14 +638,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=CASSETTE_DIR, help="folder for the .jsonl files")
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME", help="build only these scenarios")
     args = parser.parse_args(argv)
-    known = {s.name for s in ALL_SCENARIOS}
-    unknown = set(args.only or ()) - known
+    builders = registered()
+    unknown = set(args.only or ()) - set(builders)
     if unknown:
-        parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {sorted(known)}")
-    for scenario in ALL_SCENARIOS:
-        if args.only is None or scenario.name in args.only:
-            path = save(synthesize(scenario), args.out / f"{scenario.name}.jsonl")
+        parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {sorted(builders)}")
+    for name, (scenario, build) in builders.items():
+        if args.only is None or name in args.only:
+            path = save(build(scenario), args.out / f"{name}.jsonl")
             print(f"{path}  {path.stat().st_size / 1e6:.2f} MB  {scenario.responses} response(s)")
+
+
+def registered() -> dict:
+    """Every scenario by name, with the function that builds its cassette (the scenario files register here)."""
+    from synthesize_2026 import SCENARIOS_2026, synthesize_2026  # imported late: it builds on this module
+    return {**{s.name: (s, synthesize) for s in ALL_SCENARIOS},
+            **{s.name: (s, synthesize_2026) for s in SCENARIOS_2026}}
 
 
 if __name__ == "__main__":

@@ -32,10 +32,16 @@ from typing import Any, Callable, Mapping
 
 from ..personas import (BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Persona, beta_header_refused,
                         persona_for)
+from .context import check_truncation, response_scope, validation_view
+from .idle import IdleTimer, idle_timeout_ms
+from .images import check_images
 from .input_buffer import InputBuffer
+from .mcp_session import Job, McpTools
 from .items import Conversation
 from .outbox import Outbox
 from .playback import Playback
+from .reasoning import check_reasoning
+from .transcription import TranscriptionReplay
 from .recording import Library, Recording, dumps, is_user_audio
 from .validation import ClientError, check_depth, expect, validate_event
 
@@ -126,6 +132,8 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
                            "API key at https://platform.openai.com/account/api-keys.", 3000,
                            "invalid_request_error.invalid_api_key")
     model = query.get("model")
+    if query.get("intent") == "transcription":
+        return _transcription_session(query, library, options)
     if not model:
         return _refuse("missing_model", "You must provide a model parameter, for example "
                        "wss://api.openai.com/v1/realtime?model=gpt-realtime", 4000, "invalid_request_error.missing_model")
@@ -169,6 +177,20 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
     return Session(recording, persona, model=model, options=options, available=available)
 
 
+def _transcription_session(query: Mapping[str, str], library: Library | None, options: Options):
+    """``?intent=transcription``: OpenAI's transcription-only session (no model in the URL needed)."""
+    persona = persona_for("gpt-realtime-whisper")
+    name = query.get("cassette")
+    recording = library.get(name) if name and library is not None else None
+    if name and recording is None:
+        return _refuse("cassette_not_found", f"No cassette named {name[:128]!r} on this replay server.", 4000,
+                       "invalid_request_error.cassette_not_found", "cassette")
+    speed = float(query["speed"]) if "speed" in query else options.speed
+    outbox = Outbox(persona, name or "")
+    return TranscriptionReplay(recording, persona, outbox, speed, EPOCH + 60 * persona.session_minutes,
+                               options.strict)
+
+
 # -- the per-connection session -----------------------------------------------------------
 
 def _merge(base: dict, update: dict) -> dict:
@@ -206,6 +228,10 @@ class Session:
         self.conversation = Conversation(self.outbox)
         self.input = InputBuffer()
         self.playback = Playback(recording, self.conversation, self.outbox, self.options.speed, list(available))
+        self.mcp = McpTools(self.outbox, self.conversation)
+        self.playback.tools = self.mcp if persona.dialect == "ga" else None
+        self._deferred: tuple | None = None   # a response.create waiting for approved MCP calls
+        self.idle = IdleTimer()
         self._expire_at: float | None = None
         self.config = persona.default_session(model, self.outbox.new_id("sess"),
                                               EPOCH + 60 * persona.session_minutes)
@@ -241,6 +267,7 @@ class Session:
         if self.outbox.closing is None:
             due = self.playback.next_due()
             times += [due] if due is not None else []
+            times += [self.idle.deadline] if self.idle.deadline is not None else []
             if self._expire_at is not None:
                 times.append(self._expire_at)
         return min(times) if times else None
@@ -276,7 +303,7 @@ class Session:
                 if name not in event:
                     raise ClientError("missing_required_parameter", f"Missing required parameter: '{name}'.", name)
             if not kind.endswith("input_audio_buffer.append"):
-                validate_event(event, self.persona)
+                validate_event(validation_view(event), self.persona)
             getattr(self, _HANDLERS[kind])(event, now)
         except ClientError as err:
             self.outbox.error(err, event_id, now)
@@ -317,10 +344,29 @@ class Session:
             report["message"] = f"cassette {report['cassette']!r}: " + "; ".join(problems)
         return report
 
+    # -- MCP requests (run by the adapter) -----------------------------------------------
+    def take_jobs(self) -> list[Job]:
+        """The MCP requests (`helpers.replay.mcp_session.Job`) the adapter must run, each once."""
+        return self.mcp.take_jobs()
+
+    def resolve(self, job: Job, result: Any, now: float) -> None:
+        """The adapter's result for `job` (a tool list, a tool output, or an `McpError`)."""
+        self._pump(now)
+        done = self.mcp.resolve(job, result, now)
+        if done is not None and done[0] == "called":
+            self.playback.release(now)
+        if self._deferred is not None and not self.mcp.busy:
+            (overrides, scope), self._deferred = self._deferred, None
+            try:
+                self.playback.start(now, self.config, overrides, scope)
+            except ClientError as err:
+                self.outbox.error(err, None, now)
+
     # -- time ----------------------------------------------------------------------------
     def _pump(self, now: float) -> None:
         limit = now if self._expire_at is None else min(now, self._expire_at)
         self.playback.pump(limit)
+        self._idle(limit)
         if self._expire_at is not None and now >= self._expire_at and self.outbox.closing is None:
             self._expire_at = None
             # Wording of OpenAI's 60-minute limit (issue reports, peers-and-pain-points §4.5); code
@@ -328,6 +374,25 @@ class Session:
             self.outbox.error(ClientError("session_expired", "Your session hit the maximum duration of "
                                           f"{self.options.expire_after:g} seconds."), None, now)
             self.outbox.closing = (1001, "session expired")
+
+    def _idle(self, now: float) -> None:
+        """Arm the idle timeout after each response; when it runs out, commit the silence and respond."""
+        timeout = idle_timeout_ms(self._turn_detection()) if self.dialect == "ga" else None
+        finished, self.playback.finished = self.playback.finished, []
+        if timeout is not None and finished:
+            done_at, audio_bytes = finished[-1]
+            self.idle.arm(done_at, audio_bytes, timeout, self.input.total)
+        if timeout is None or self.playback.active is not None or not self.idle.due(now):
+            return
+        item_id = self.outbox.new_id("item")
+        self.outbox.send("input_audio_buffer.timeout_triggered", now,
+                         **self.idle.event(self.input.total, item_id))
+        self.input.vad.reset()
+        self._commit_buffer(item_id, self.input.total, now)
+        try:
+            self.playback.start(now, self.config)
+        except ClientError as err:
+            self.outbox.error(err, None, now)
 
     # -- config --------------------------------------------------------------------------
     def _input(self) -> dict:
@@ -346,6 +411,9 @@ class Session:
             raise ClientError("invalid_value", f"Invalid value: '{update.get('type')}'. This replay server "
                               "supports 'realtime' sessions.", "session.type")
         update = {k: v for k, v in update.items() if k not in ("id", "object", "model", "expires_at")}
+        if self.dialect == "ga":
+            check_reasoning(update, self.model, "session")
+            check_truncation(update, self.model)
         merged = _merge(self.config, update)
         vad_holder = merged if self.dialect == "beta" else merged["audio"]["input"]
         vad = vad_holder.get("turn_detection")
@@ -355,6 +423,8 @@ class Session:
             param = "session.voice" if self.dialect == "beta" else "session.audio.output.voice"
             raise ClientError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
                               "present.", param)
+        if self.dialect == "ga" and "tools" in update:
+            self.mcp.session_tools(update["tools"], now)
         self.config = merged
         self.outbox.send("session.updated", now, session=copy.deepcopy(self.config))
 
@@ -370,6 +440,7 @@ class Session:
     def _vad_change(self, change: str, offset: int, vad: dict, now: float) -> None:
         ms = offset // BYTES_PER_MS
         if change == "started":
+            self.idle.disarm()
             self.input.vad.item_id = self.outbox.new_id("item")
             self.outbox.send("input_audio_buffer.speech_started", now, audio_start_ms=ms, item_id=self.input.vad.item_id)
             if self.playback.active is not None and vad.get("interrupt_response", True):
@@ -405,6 +476,10 @@ class Session:
 
     # -- items ---------------------------------------------------------------------------
     def _item_create(self, event: dict, now: float) -> None:
+        check_images(event["item"])
+        if self.dialect == "ga" and event["item"].get("type") == "mcp_approval_response":
+            self.mcp.approval(event["item"], now)
+            return
         item = self.conversation.create(event, now)
         if is_user_audio(item):
             self._transcribe(item["id"], now)
@@ -425,7 +500,14 @@ class Session:
             raise ClientError("conversation_already_has_active_response", "Conversation already has an active "
                               f"response in progress: {self.playback.active.response_id}. Wait until the response "
                               "is finished before creating a new one.")
-        self.playback.start(now, self.config, overrides)
+        if self.dialect == "ga":
+            check_reasoning(overrides, self.model, "response")
+        scope = response_scope(event, [item.get("id") for item in self.items])
+        self.idle.disarm()
+        if self.dialect == "ga" and self.mcp.run_approved(now):
+            self._deferred = (overrides, scope)
+            return
+        self.playback.start(now, self.config, overrides, scope)
 
     def _response_cancel(self, event: dict, now: float) -> None:
         wanted = event.get("response_id")

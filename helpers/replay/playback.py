@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..personas import Persona, convert_item
+from .context import ResponseScope
 from .items import Conversation
 from .outbox import Outbox
 from .recording import LIVE_ACKS, RecordedResponse, Recording, Step, dumps
@@ -46,6 +47,7 @@ class _Active:
     response_id: str
     config: dict
     conversation_id: str | None
+    scope: ResponseScope = ResponseScope()
     items: dict = field(default_factory=dict)
     deltas: int = 0
     created_sent: bool = False
@@ -58,6 +60,7 @@ class _Stream:
     active: _Active | None = None
     item_id: str | None = None  # live item id for transcription streams
     index: int = 0
+    held_at: float | None = None  # set while the response waits for an MCP call
 
 
 def wants_text_only(config: dict, dialect: str, overrides: dict) -> bool:
@@ -90,10 +93,14 @@ class Playback:
         self.streams: list[_Stream] = []
         self.notes: deque[str] = deque(maxlen=MAX_NOTES)
         self._conversation_id = self.persona.new_id("conv", outbox.seed)
+        self.tools = None  # the session's McpTools (GA): may hold a response while a tool call runs
+        self.finished: list[tuple[float, int]] = []  # (done at, audio bytes sent) of responses not yet seen
 
     # -- starting, cancelling ---------------------------------------------------------------
-    def start(self, now: float, config: dict, overrides: dict | None = None) -> None:
-        """Start the next recorded response, framed for the session `config` and per-response `overrides`."""
+    def start(self, now: float, config: dict, overrides: dict | None = None,
+              scope: ResponseScope = ResponseScope()) -> None:
+        """Start the next recorded response, framed for the session `config` and per-response `overrides`;
+        an out-of-band `scope` keeps its output out of the conversation."""
         overrides = overrides or {}
         if self.recording is None:
             listing = ", ".join(self.available) or "none"
@@ -120,8 +127,9 @@ class Playback:
         if isinstance(overrides.get("audio"), dict):
             effective["audio"] = {**(effective.get("audio") or {}), "output": {
                 **((effective.get("audio") or {}).get("output") or {}), **(overrides["audio"].get("output") or {})}}
+        in_default = scope.in_conversation and not self.persona.minimal_frames
         self.active = _Active(recorded, recorded.response_id, effective,
-                              None if self.persona.minimal_frames else self._conversation_id)
+                              self._conversation_id if in_default else None, scope)
         self.streams.append(_Stream(recorded.steps, now, active=self.active))
 
     def cancel(self, reason: str, now: float) -> None:
@@ -154,16 +162,33 @@ class Playback:
 
     def next_due(self) -> float | None:
         """When the next recorded frame is due (None when nothing plays)."""
-        return min((self._due(s) for s in self.streams), default=None)
+        return min((self._due(s) for s in self.streams if s.held_at is None), default=None)
+
+    def release(self, now: float) -> None:
+        """Resume the responses held for an MCP call, shifted by the time they waited."""
+        for stream in self.streams:
+            if stream.held_at is not None:
+                stream.base += max(0.0, now - stream.held_at)
+                stream.held_at = None
 
     def pump(self, limit: float) -> None:
         """Send every recorded frame due by `limit`, in order."""
-        while self.streams and self.outbox.closing is None:
-            stream = min(self.streams, key=self._due)
+        while self.outbox.closing is None:
+            running = [s for s in self.streams if s.held_at is None]
+            if not running:
+                break
+            stream = min(running, key=self._due)
             due = self._due(stream)
             if due > limit:
                 break
             step = stream.steps[stream.index]
+            if stream.active is not None and self.tools is not None:
+                if self.tools.intercept(step, due, stream.active.response_id) == "hold":
+                    stream.held_at = due
+                    continue
+                event = self.tools.rewrite(step.event)
+                if event is not step.event:
+                    step = Step(step.delay, step.kind, event, None, step.audio_bytes)
             stream.index += 1
             if stream.index == len(stream.steps):
                 self.streams.remove(stream)
@@ -182,7 +207,8 @@ class Playback:
         if kind == "response.output_item.added" and isinstance(event.get("item"), dict):
             item = event["item"]
             active.items[item.get("id")] = _OutputItem(copy.deepcopy(item), event.get("output_index", len(active.items)))
-            if all(existing.get("id") != item.get("id") for existing in self.conversation.items):
+            if active.scope.in_conversation and all(existing.get("id") != item.get("id")
+                                                    for existing in self.conversation.items):
                 self.conversation.items.append(copy.deepcopy(item))
         elif kind == "response.content_part.added" and state is not None:
             state.parts[event.get("content_index")] = _Part(str((event.get("part") or {}).get("type", "text")))
@@ -205,13 +231,17 @@ class Playback:
             final = copy.deepcopy(event["item"])
             if final.get("id") in active.items:
                 active.items[final["id"]].final = final
-            self.conversation.remember(final)
+            if active.scope.in_conversation:
+                self.conversation.remember(final)
         if step.text is None:
             self._emit_live(active, step, due)
         else:
             self.outbox.emit(step.text, due)
         if kind == "response.done" and self.active is active:
             self.active = None
+            self.finished.append((due, sum(self.conversation.audio_sent.get(i, 0) for i in active.items)))
+            if self.tools is not None:
+                self.tools.after_response(due)
 
     def _emit_live(self, active: _Active, step: Step, due: float) -> None:
         """Frames built from live state: response objects from the session, acks with `previous_item_id`."""
@@ -223,7 +253,11 @@ class Playback:
                 active.response_id, recorded.status if done else "in_progress", active.config,
                 output=copy.deepcopy(recorded.output) if done else [], usage=recorded.usage if done else None,
                 status_details=recorded.status_details if done else None, conversation_id=active.conversation_id)
+            if active.scope.metadata is not None:
+                event["response"]["metadata"] = copy.deepcopy(active.scope.metadata)
             active.created_sent = True
+        elif step.kind in LIVE_ACKS and not active.scope.in_conversation:
+            return  # an out-of-band response adds nothing to the conversation
         elif step.kind in LIVE_ACKS:
             item = event.get("item") if isinstance(event.get("item"), dict) else {}
             if all(existing.get("id") != item.get("id") for existing in self.conversation.items):

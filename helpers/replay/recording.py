@@ -137,7 +137,7 @@ class _Framing:
         """A recorded id in the persona's format: kept when it already has it, else derived from it."""
         if not isinstance(old, str):
             return old
-        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else old.startswith(f"{kind}_")
+        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else re.fullmatch(rf"{kind}_[A-Za-z0-9]+", old)
         return old if fits else self.persona.new_id(kind, f"{self.name}:{old}")
 
     def ids(self, event: dict) -> dict:

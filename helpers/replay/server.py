@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..cassette import scrub_text
 from .engine import Library, Options, Refusal, Session, open_session
+from .mcp import McpBridge
 from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
@@ -93,6 +94,7 @@ class ReplayServer:
         try:
             async for message in ws:
                 session.receive(message, loop.time())
+                _run_jobs(session, wake)
                 wake.set()
         except ConnectionClosed:
             pass
@@ -108,6 +110,7 @@ class ReplayServer:
             while True:
                 wake.clear()
                 texts = session.poll(loop.time())
+                _run_jobs(session, wake)
                 if len(texts) == 1:
                     await ws.send(texts[0])
                 elif texts:
@@ -130,6 +133,27 @@ class ReplayServer:
             log.warning("strict replay: %s", report["message"])
         if self._on_report is not None:
             self._on_report(report)
+
+
+_RUNNING: set = set()
+
+
+def _run_jobs(session, wake: asyncio.Event) -> None:
+    """Start the MCP requests the session asked for; each result goes back through `session.resolve`."""
+    for job in session.take_jobs() if hasattr(session, "take_jobs") else ():
+        task = asyncio.get_running_loop().create_task(_run_job(session, job, wake))
+        _RUNNING.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(_RUNNING.discard)
+
+
+async def _run_job(session, job, wake: asyncio.Event) -> None:
+    bridge = McpBridge()
+    if job.kind == "list_tools":
+        result = await bridge.list_tools(job.tool)
+    else:
+        result = await bridge.call_tool(job.tool, job.name, job.arguments)
+    session.resolve(job, result, asyncio.get_running_loop().time())
+    wake.set()
 
 
 async def _send_batch(ws: ServerConnection, texts: list[str]) -> None:
