@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
-.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean
+.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean site browser
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,9 @@ notebooks-check: setup
 notebooks: setup  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/nav.py
 	$(BIN)/python tools/regenerate_notebooks.py
+
+site: setup  ## the website of the series, both languages, from the committed notebooks -> build/site/
+	$(BIN)/python tools/build_site.py
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -16,9 +16,9 @@ REPO = "realtime-notebooks/realtime-api-notebooks"  # GitHub owner/name used by 
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
-def notebook_paths() -> list[Path]:
-    """The series, in order: notebooks/NN_topic.ipynb."""
-    return sorted(p for p in NOTEBOOKS.glob("*.ipynb") if NAME.match(p.name))
+def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The series in `folder`, in order: NN_topic.ipynb (notebooks/ for English, notebooks/zh-CN/ for Chinese)."""
+    return sorted(p for p in folder.glob("*.ipynb") if NAME.match(p.name))
 
 
 def replay_env(dialect: str | None = None) -> dict[str, str]:

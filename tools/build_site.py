@@ -1,0 +1,111 @@
+"""Build the website of the series from the committed notebooks: their outputs as they are, nothing re-runs.
+
+    python tools/build_site.py      # -> build/site/ (English at /, Chinese at /zh/)
+
+Lessons are found by glob in each language's folder (notebooks/, notebooks/zh-CN/); a lesson not yet
+translated shows the English notebook on the Chinese site. Links between notebooks become links
+between pages; other relative links point at the repository (REPO).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from nav import title_of
+from notebook_tools import NOTEBOOKS, REPO, ROOT, notebook_paths
+
+STAGE = ROOT / "build" / "site-src"
+SITE = ROOT / "build" / "site"
+# site locale -> (notebook folder, README whose first paragraph opens the home page)
+LANGUAGES = {"en": (NOTEBOOKS, ROOT / "README.md"), "zh": (NOTEBOOKS / "zh-CN", ROOT / "README.zh-CN.md")}
+HOME_TITLE = {"en": "Home", "zh": "首页"}
+LESSONS_HEADING = {"en": "The lessons", "zh": "课程目录"}
+LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+LESSON_LINK = re.compile(r"^(\d\d_[a-z0-9_]+)\.ipynb(#.*)?$")
+
+
+def site_link(target: str, folder: str) -> str:
+    """Where a link written in a file under `folder` (relative to the repository) points on the website."""
+    if re.match(r"^[a-z]+:|^#|^/", target):
+        return target
+    lesson = LESSON_LINK.match(target)
+    if lesson:
+        return f"../{lesson.group(1)}/{lesson.group(2) or ''}"
+    path = posixpath.normpath(posixpath.join(folder, target.split("#")[0]))
+    if re.fullmatch(r"README(\.[A-Za-z-]+)?\.md", path):
+        return "../" if folder else "./"
+    return f"https://github.com/{REPO}/blob/main/{path}"
+
+
+def site_markdown(text: str, folder: str) -> str:
+    return LINK.sub(lambda m: m.group(1) + site_link(m.group(2), folder) + m.group(3), text)
+
+
+def stage_notebook(src: Path, dest: Path) -> str:
+    """Copy a notebook with its links made site links (outputs untouched); return its title."""
+    nb = nbformat.read(src, as_version=4)
+    folder = src.parent.relative_to(ROOT).as_posix()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = site_markdown(cell.source, folder)
+    nbformat.write(nb, dest)
+    return title_of(nb)
+
+
+def introduction(readme: Path) -> str:
+    """The README's first paragraph after its title."""
+    paragraphs = [p.strip() for p in readme.read_text(encoding="utf-8").split("\n\n")]
+    return next(p for p in paragraphs if p and not p.startswith("#"))
+
+
+def languages(config: dict) -> list[dict]:
+    return next(p["i18n"] for p in config["plugins"] if isinstance(p, dict) and "i18n" in p)["languages"]
+
+
+def stage() -> dict:
+    """Write build/site-src/: the docs of each language and a mkdocs config with the lesson-order nav."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    english = {p.name: p for p in notebook_paths()}
+    for language in languages(config):
+        locale = language["locale"]
+        folder, readme = LANGUAGES[locale]
+        docs = STAGE / "docs" / locale
+        docs.mkdir(parents=True)
+        translated = {p.name: p for p in notebook_paths(folder)}
+        nav = [{HOME_TITLE[locale]: "index.md"}]
+        lines = []
+        for name in english:  # the English series sets the order; translations fill in
+            title = stage_notebook(translated.get(name, english[name]), docs / name)
+            nav.append({title: name})
+            lines.append(f"- [{title}]({name})")
+        intro = site_markdown(introduction(readme), "")
+        (docs / "index.md").write_text(f"# {language.get('site_name') or config['site_name']}\n\n{intro}\n\n"
+                                       f"## {LESSONS_HEADING[locale]}\n\n" + "\n".join(lines) + "\n",
+                                       encoding="utf-8")
+        language["nav"] = nav
+    config.update(docs_dir=str(STAGE / "docs"), site_dir=str(SITE), hooks=[str(ROOT / h) for h in config["hooks"]])
+    return config
+
+
+def main() -> int:
+    config = stage()
+    config_path = STAGE / "mkdocs.yml"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    print(f"site: building {', '.join(lang['locale'] for lang in languages(config))} "
+          f"from the committed notebooks into {SITE.relative_to(ROOT)}/")
+    quiet = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # the theme's end-of-life notice, printed on every build
+    return subprocess.call([sys.executable, "-m", "mkdocs", "build", "--quiet", "--clean", "-f", str(config_path)], env=quiet)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
