@@ -13,16 +13,19 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml tools/setup.sh
 	bash tools/setup.sh
 
-lab: setup  ## open the series in JupyterLab, on the embedded replay server (no key needed)
-	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+lab: setup  ## open the series in JupyterLab, trusted, on the embedded replay server (no key needed)
+	$(BIN)/python tools/lab.py
 
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup unit notebooks-check  ## unit + integration tests, then nbval in both dialects
+test: setup unit notebooks-check browser  ## unit + integration tests, nbval in both dialects, then the browser test
 
 unit: setup
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests --ignore=tests/browser
+
+browser: setup  ## JupyterLab and the website (both languages) in Debian's chromium; screenshots in build/browser/
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 notebooks-check: setup
 	$(BIN)/python tools/nav.py --check

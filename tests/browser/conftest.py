@@ -69,13 +69,12 @@ def browser(artifacts, tmp_path_factory):
         context.close()
 
 
-def lab_home(home: Path, root_dir: Path, token: str) -> None:
+def lab_home(home: Path, token: str) -> None:
     """A HOME for JupyterLab: the server config (token, port 0) and the test's lab settings."""
     config = home / ".jupyter"
     config.mkdir(parents=True)
     server = {"IdentityProvider": {"token": token},
-              "ServerApp": {"ip": "127.0.0.1", "port": 0, "open_browser": False, "root_dir": str(root_dir),
-                            "allow_root": True}}
+              "ServerApp": {"ip": "127.0.0.1", "port": 0, "open_browser": False}}
     (config / "jupyter_server_config.json").write_text(json.dumps(server), encoding="utf-8")
     for plugin, values in LAB_SETTINGS.items():
         path = config / "lab" / "user-settings" / f"{plugin}.jupyterlab-settings"
@@ -86,7 +85,7 @@ def lab_home(home: Path, root_dir: Path, token: str) -> None:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory, artifacts):
-    """JupyterLab on a free port over a copy of notebooks/ (media/ linked): yields its base URL with the token.
+    """`make lab` (tools/lab.py) on a free port over a copy of notebooks/ (media/ linked): yields URL and token.
 
     The token reaches the server through its config file, never the command line.
     """
@@ -95,15 +94,15 @@ def lab(tmp_path_factory, artifacts):
     (root / "media").symlink_to(ROOT / "media", target_is_directory=True)
     home = tmp_path_factory.mktemp("lab-home")
     token = secrets.token_hex(16)
-    lab_home(home, root, token)
+    lab_home(home, token)
     runtime = home / "runtime"
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(HOME=str(home), JUPYTER_RUNTIME_DIR=str(runtime), REALTIME_PROVIDER="replay",
                JUPYTER_CONFIG_DIR=str(home / ".jupyter"), MPLBACKEND="module://matplotlib_inline.backend_inline")
     env.pop("REALTIME_DIALECT", None)
     log = (artifacts / "jupyterlab.log").open("w")
-    jupyter = Path(sys.executable).with_name("jupyter")
-    process = subprocess.Popen([str(jupyter), "lab"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, str(ROOT / "tools" / "lab.py"), str(root / "notebooks")],
+                               cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         info = wait_until(lambda: next(iter(runtime.glob("jpserver-*.json")), None) if process.poll() is None
                           else pytest.fail(f"JupyterLab exited; see {log.name}"),

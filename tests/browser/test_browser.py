@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import ARTIFACTS, ROOT
@@ -54,7 +55,7 @@ def live_lesson() -> Path:
 # -- JupyterLab ------------------------------------------------------------------------------
 
 def open_in_lab(page, lab, path: Path) -> None:
-    page.goto(f"{lab['url']}/lab/tree/notebooks/{path.name}?token={lab['token']}")
+    page.goto(f"{lab['url']}/lab/tree/{path.name}?reset&token={lab['token']}")  # reset: only this notebook open
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
@@ -105,6 +106,22 @@ def image_widths(page, scope: str) -> list[int]:
     return page.eval_on_selector_all(f"{scope} img", "images => images.map(i => i.naturalWidth)")
 
 
+@pytest.mark.parametrize("path", [p for p in [core_lesson(), live_lesson()]], ids=lambda p: p.stem)
+def test_lesson_opens_trusted_and_unchanged(browser, lab, path):
+    """As `make lab` opens it: trusted (its HTML outputs, the audio players, are shown) and not modified."""
+    page = browser.new_page()
+    open_in_lab(page, lab, path)
+    # the kernel has told JupyterLab its spec and language once the toolbar shows its name
+    kernel = KernelSpecManager().get_kernel_spec("python3").display_name
+    page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName", has_text=kernel).wait_for()
+    tab = page.locator(".lm-TabBar-tab.jp-mod-current, .lm-TabBar-tab.lm-mod-current").filter(has_text=path.name)
+    assert "jp-mod-dirty" not in (tab.first.get_attribute("class") or ""), "opened with unsaved changes"
+    plots, players = committed_counts(path)
+    assert page.locator(".jp-OutputArea audio").count() == players, "committed audio players shown"
+    page.screenshot(path=ARTIFACTS / f"lab-{path.stem}-opened.png")
+    page.close()
+
+
 def test_core_lesson_runs_in_jupyterlab(browser, lab):
     path = core_lesson()
     page = browser.new_page()
@@ -134,7 +151,9 @@ def test_live_lesson_shows_its_panel_in_jupyterlab(browser, lab):
     clear_outputs(page)
     code_cells = page.locator(".jp-Notebook .jp-CodeCell")
     code_cells.nth(panel_at).locator(".jp-InputPrompt").click()
-    menu(page, "Run", "Run Selected Cell and All Above")
+    menu(page, "Run", "Run All Above Selected Cell")
+    wait_for_run(page, upto=panel_at)
+    page.keyboard.press("Control+Enter")  # run the selected cell: the panel
     wait_for_run(page, upto=panel_at + 1)
     panel = code_cells.nth(panel_at).locator(".jp-OutputArea .widget-vbox")
     panel.wait_for(timeout=30_000)
@@ -147,7 +166,9 @@ def test_live_lesson_shows_its_panel_in_jupyterlab(browser, lab):
     menu(page, "Run", "Run Selected Cell and All Below")
     wait_for_run(page)
     assert_no_cell_errors(page)
-    page.screenshot(path=ARTIFACTS / f"lab-{path.stem}-end.png")
+    panel.wait_for(state="detached", timeout=10_000)  # the lesson closes its panel further down
+    code_cells.nth(panel_at + 1).scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / f"lab-{path.stem}-closed.png")
     page.close()
 
 
