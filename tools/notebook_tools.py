@@ -21,23 +21,24 @@ def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if NAME.match(p.name))
 
 
-def replay_env(dialect: str | None = None) -> dict[str, str]:
-    """The environment a notebook runs in against the embedded replay server."""
+def notebook_env(dialect: str | None = None, provider: str = "replay") -> dict[str, str]:
+    """The environment a notebook runs in: the embedded replay server (in `dialect`), or a live provider."""
     env = {k: v for k, v in os.environ.items() if k not in ("REALTIME_DIALECT", "REALTIME_REPLAY_URL")}
-    env["REALTIME_PROVIDER"] = "replay"
+    env["REALTIME_PROVIDER"] = provider
     if dialect:
         env["REALTIME_DIALECT"] = dialect
     return env
 
 
-def execute(path: Path, timeout: int = 120, dialect: str | None = None) -> nbformat.NotebookNode:
-    """Run a notebook top to bottom in a fresh kernel (cwd = its folder) and return it."""
+def execute(path: Path, timeout: int = 120, dialect: str | None = None, provider: str = "replay"
+            ) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom in a fresh kernel (cwd = its folder) against `provider`; return it."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
-    saved = dict(os.environ)
+    saved, env = dict(os.environ), notebook_env(dialect, provider)  # env before the clear: it copies os.environ
     os.environ.clear()
-    os.environ.update(replay_env(dialect))
+    os.environ.update(env)
     try:
         client.execute(stderr=subprocess.DEVNULL)  # the kernel's own start-up chatter
     finally:
