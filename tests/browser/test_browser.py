@@ -122,14 +122,20 @@ def test_lesson_opens_trusted_and_unchanged(browser, lab, path):
     page.close()
 
 
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if ".ipynb_checkpoints" not in p.parts}
+
+
 def test_core_lesson_runs_in_jupyterlab(browser, lab):
     path = core_lesson()
+    shipped = files_under(lab["root"] / "notebooks")
     page = browser.new_page()
     open_in_lab(page, lab, path)
     clear_outputs(page)
     menu(page, "Run", "Run All Cells")
     wait_for_run(page)
     assert_no_cell_errors(page)
+    assert files_under(lab["root"] / "notebooks") == shipped, "run outputs belong in output/, not notebooks/"
     plots, players = committed_counts(path)
     widths = image_widths(page, ".jp-RenderedImage")
     assert len(widths) == plots and all(w > 100 for w in widths), f"plots as images: {widths}"
