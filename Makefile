@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
-.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean
+.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean i18n i18n-check
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ lab: setup  ## open the series in JupyterLab, on the embedded replay server (no 
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup unit notebooks-check  ## unit + integration tests, then nbval in both dialects
+test: setup unit notebooks-check i18n-check  ## unit + integration tests, nbval in both dialects, the Chinese edition
 
 unit: setup
 	$(BIN)/pytest -q tests
@@ -32,6 +32,14 @@ notebooks-check: setup
 notebooks: setup  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/nav.py
 	$(BIN)/python tools/regenerate_notebooks.py
+
+i18n: setup  ## build the Chinese edition (notebooks/zh-CN) from the English notebooks and i18n/zh-CN/*.po
+	$(BIN)/python tools/i18n.py build
+	$(BIN)/python tools/nav.py
+
+i18n-check: setup  ## translations present and current, code in step, Chinese notebooks under strict nbval
+	$(BIN)/python tools/i18n.py check
+	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/zh-CN/*.ipynb
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
