@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+
 import polib
 import pytest
 
@@ -14,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import i18n  # noqa: E402
+import notebook_tools  # noqa: E402
 from nav import setup_source  # noqa: E402
 from notebook_tools import REPO  # noqa: E402
 import scenarios as scenarios_en  # noqa: E402
@@ -29,18 +32,27 @@ ZH_CASSETTES = ROOT / "media" / "cassettes" / "zh-CN"
 # -- the check, on a temporary copy of the repository -------------------------------------
 
 @pytest.fixture
-def repo(tmp_path) -> Path:
-    """The files `tools/i18n.py check` reads, copied to a scratch checkout."""
-    for folder in ("tools", "notebooks", "i18n"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("README.md", "README.zh-CN.md"):
-        shutil.copy(ROOT / name, tmp_path / name)
+def repo(tmp_path, monkeypatch) -> Path:
+    """A scratch checkout holding what `tools/i18n.py` reads and writes; the tool pointed at it."""
+    for folder in ("notebooks", "i18n"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("output"))
+    shutil.copy(ROOT / "README.zh-CN.md", tmp_path / "README.zh-CN.md")
+    monkeypatch.setattr(notebook_tools, "NOTEBOOKS", tmp_path / "notebooks")
+    for name, path in {"ROOT": tmp_path, "CATALOGUES": tmp_path / "i18n" / "zh-CN",
+                       "ZH_NOTEBOOKS": tmp_path / "notebooks" / "zh-CN",
+                       "ZH_README": tmp_path / "README.zh-CN.md"}.items():
+        monkeypatch.setattr(i18n, name, path)
     return tmp_path
 
 
-def run(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(repo / "tools" / "i18n.py"), *args], cwd=repo,
-                          capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def run(repo, capsys):
+    """`tools/i18n.py ARGS` in the scratch checkout: (exit code, what it printed)."""
+    def run_tool(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = i18n.main(list(args))
+        return code, capsys.readouterr().out
+    return run_tool
 
 
 def catalogue(repo: Path, stem: str) -> polib.POFile:
@@ -52,40 +64,39 @@ def first_entry(po: polib.POFile, cell_type: str, needle: str = "") -> polib.POE
 
 
 def edit_english_cell(repo: Path, stem: str, cell_id: str, new_source: str) -> None:
-    import nbformat
     path = repo / "notebooks" / f"{stem}.ipynb"
     nb = nbformat.read(path, as_version=4)
     next(c for c in nb.cells if c.id == cell_id).source = new_source
     nbformat.write(nb, path)
 
 
-def test_check_passes_on_the_committed_edition(repo):
-    result = run(repo, "check")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_check_passes_on_the_committed_edition(run):
+    code, out = run("check")
+    assert code == 0, out
 
 
-def test_check_fails_when_an_english_cell_changes_and_update_marks_it_fuzzy(repo):
+def test_check_fails_when_an_english_cell_changes_and_update_marks_it_fuzzy(repo, run):
     entry = first_entry(catalogue(repo, "03_text_turn"), "markdown", "## Overview")
     edit_english_cell(repo, "03_text_turn", entry.msgctxt, entry.msgid + "\nOne more English sentence.")
-    result = run(repo, "check")
-    assert result.returncode == 1
-    assert f"03_text_turn cell {entry.msgctxt}: stale translation" in result.stdout
+    code, out = run("check")
+    assert code == 1
+    assert f"03_text_turn cell {entry.msgctxt}: stale translation" in out
 
-    assert run(repo, "update", "03").returncode == 0
+    assert run("update", "03")[0] == 0
     updated = next(e for e in catalogue(repo, "03_text_turn") if e.msgctxt == entry.msgctxt)
     assert "fuzzy" in updated.flags and updated.previous_msgid == entry.msgid
     assert updated.msgid.endswith("One more English sentence.") and updated.msgstr == entry.msgstr
-    assert run(repo, "check").returncode == 1, "a fuzzy entry is still stale"
+    assert run("check")[0] == 1, "a fuzzy entry is still stale"
 
 
-def test_check_fails_when_chinese_code_diverges(repo):
+def test_check_fails_when_chinese_code_diverges(repo, run):
     po = catalogue(repo, "03_text_turn")
     entry = first_entry(po, "code", "client.send(")
     entry.msgstr = entry.msgstr.replace("client.send(", "client.close(); client.send(", 1)
     po.save()
-    result = run(repo, "check")
-    assert result.returncode == 1
-    assert f"03_text_turn cell {entry.msgctxt}: the Chinese code differs" in result.stdout
+    code, out = run("check")
+    assert code == 1
+    assert f"03_text_turn cell {entry.msgctxt}: the Chinese code differs" in out
 
 
 def test_strings_and_comments_may_differ_but_not_code():
@@ -96,33 +107,38 @@ def test_strings_and_comments_may_differ_but_not_code():
     assert i18n.diverges(english, 'x = (')  # untokenizable Chinese code is a divergence, not a crash
 
 
-def test_check_fails_when_a_translation_is_missing(repo):
+def test_check_fails_when_a_translation_is_missing(repo, run):
     po = catalogue(repo, "05_audio_output")
     entry = first_entry(po, "markdown")
     entry.msgstr = ""
     po.save()
-    result = run(repo, "check")
-    assert result.returncode == 1
-    assert f"05_audio_output cell {entry.msgctxt}: missing translation" in result.stdout
+    code, out = run("check")
+    assert code == 1
+    assert f"05_audio_output cell {entry.msgctxt}: missing translation" in out
     (repo / "i18n" / "zh-CN" / "05_audio_output.po").unlink()
-    assert "05_audio_output: no catalogue" in run(repo, "check").stdout
+    assert "05_audio_output: no catalogue" in run("check")[1]
 
 
-def test_check_fails_when_a_built_notebook_is_out_of_date(repo):
+def test_check_fails_when_a_built_notebook_is_out_of_date(repo, run):
     po = catalogue(repo, "01_connect")
     entry = first_entry(po, "markdown")
     entry.msgstr += "\n\n补充一句。"
     po.save()
-    result = run(repo, "check")
-    assert result.returncode == 1 and "notebooks/zh-CN/01_connect.ipynb: not built" in result.stdout
-    assert run(repo, "build", "01").returncode == 0
-    result = run(repo, "check")
-    assert "01_connect.ipynb: cells without stored outputs" not in result.stdout  # a markdown change keeps outputs
-    assert result.returncode == 0, result.stdout
+    code, out = run("check")
+    assert code == 1 and "notebooks/zh-CN/01_connect.ipynb: not built" in out
+    assert run("build", "01")[0] == 0
+    code, out = run("check")  # a markdown change keeps the stored outputs
+    assert code == 0, out
+
+    code_entry = first_entry(po, "code", "print(")
+    code_entry.msgstr = code_entry.msgstr.replace("print(", "# 多一行注释\nprint(", 1)
+    po.save()
+    run("build", "01")
+    code, out = run("check")
+    assert code == 1 and "01_connect.ipynb: cells without stored outputs (run: tools/i18n.py run 01)" in out
 
 
 def test_every_english_notebook_links_to_its_chinese_counterpart_and_back():
-    import nbformat
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         english = nbformat.read(path, as_version=4)
         chinese = nbformat.read(ROOT / "notebooks" / "zh-CN" / path.name, as_version=4)

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import nbformat
 import polib
-from IPython.core.inputtransformer2 import TransformerManager
 
 from nav import BADGE, CELL_IDS, INDEX_END, INDEX_START, NAV, NAV_END, SETUP_MARKER, ZH_FOLDER, badge, setup_source
 from notebook_tools import NOTEBOOKS, ROOT, notebook_paths
@@ -59,9 +58,18 @@ def translatable(nb) -> list:
     return [c for c in nb.cells if c.id not in GENERATED and not is_setup(c) and c.source.strip()]
 
 
+def as_python(source: str) -> str:
+    """A code cell with each IPython shell or magic line (`!cmd`, `%magic`) turned into a string literal."""
+    lines = []
+    for line in source.splitlines():
+        body = line.lstrip()
+        lines.append(line[:len(line) - len(body)] + repr(body) if body[:1] in ("!", "%") else line)
+    return "\n".join(lines) + "\n"
+
+
 def code_shape(source: str) -> list[tuple[int, str]]:
-    """The tokens of a code cell (IPython magics as Python) with comments dropped and string literals masked."""
-    python = TransformerManager().transform_cell(source)
+    """The tokens of a code cell with comments dropped and string literals masked."""
+    python = as_python(source)
     shape, depth = [], 0
     for token in tokenize.generate_tokens(io.StringIO(python).readline):
         kind = token.type
@@ -82,8 +90,7 @@ def code_shape(source: str) -> list[tuple[int, str]]:
 def nothing_to_translate(source: str) -> bool:
     """A code cell without comments or string literals reads the same in Chinese."""
     try:
-        python = TransformerManager().transform_cell(source)
-        kinds = {t.type for t in tokenize.generate_tokens(io.StringIO(python).readline)}
+        kinds = {t.type for t in tokenize.generate_tokens(io.StringIO(as_python(source)).readline)}
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return False
     return not kinds & {tokenize.COMMENT, tokenize.STRING, getattr(tokenize, "FSTRING_START", -1)}
