@@ -20,6 +20,9 @@ Refreshing a lesson after its English notebook changed (say 07):
     4. python tools/i18n.py run 07        outputs against the replay server (Mandarin cassette
                                           media/cassettes/zh-CN/07_*.jsonl, from tools/scenarios_zh.py)
     5. python tools/i18n.py check         what `make test` runs, before the strict nbval pass
+A renamed notebook keeps its cell ids: `git mv` its catalogue to the new name and delete the old
+notebooks/zh-CN/ file before step 1. A new notebook starts with `extract NN` instead of `update`.
+A lesson that talks to the model needs its Mandarin scenario in tools/scenarios_zh.py first.
 """
 
 from __future__ import annotations
