@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
-.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean site browser
+.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean i18n i18n-check site browser
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ lab: setup  ## open the series in JupyterLab, trusted, on the embedded replay se
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup unit notebooks-check browser  ## unit + integration tests, nbval in both dialects, then the browser test
+test: setup unit notebooks-check i18n-check browser  ## unit + integration tests, nbval in both dialects, the Chinese edition, the browser test
 
 unit: setup
 	$(BIN)/pytest -q tests --ignore=tests/browser
@@ -38,6 +38,14 @@ notebooks: setup  ## regenerate every notebook's outputs against the replay serv
 
 site: setup  ## the website of the series, both languages, from the committed notebooks -> build/site/
 	$(BIN)/python tools/build_site.py
+
+i18n: setup  ## build the Chinese edition (notebooks/zh-CN) from the English notebooks and i18n/zh-CN/*.po
+	$(BIN)/python tools/i18n.py build
+	$(BIN)/python tools/nav.py
+
+i18n-check: setup  ## translations present and current, code in step, Chinese notebooks under strict nbval
+	$(BIN)/python tools/i18n.py check
+	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/zh-CN/*.ipynb
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

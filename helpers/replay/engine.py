@@ -66,7 +66,7 @@ _SUPPORTED = {
              "conversation.item.delete", "response.create", "response.cancel"),
 }
 _MODEL_FAMILY = re.compile(r"^(step|gpt-)", re.IGNORECASE)
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_SAFE_NAME = re.compile(r"^(?:[A-Za-z0-9_\-]+/)?[A-Za-z0-9_.\-]+$")  # one optional subfolder: zh-CN/03_text_turn
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -225,8 +225,9 @@ class Library:
         self._cache: dict[str, tuple[int, Recording]] = {}
 
     def names(self) -> list[str]:
-        """The cassette names (file stems) available."""
-        return sorted(p.stem for p in self.folder.glob("*.jsonl")) if self.folder.is_dir() else []
+        """The cassette names available: file stems, with their subfolder when they are in one."""
+        paths = [*self.folder.glob("*.jsonl"), *self.folder.glob("*/*.jsonl")] if self.folder.is_dir() else []
+        return sorted(p.relative_to(self.folder).with_suffix("").as_posix() for p in paths)
 
     def get(self, name: str) -> Recording | None:
         """The recording called `name`, or None when there is no such cassette."""
