@@ -30,33 +30,45 @@ LANGUAGES = {"en": (NOTEBOOKS, ROOT / "README.md"), "zh": (NOTEBOOKS / "zh-CN", 
 HOME_TITLE = {"en": "Home", "zh": "首页"}
 LESSONS_HEADING = {"en": "The lessons", "zh": "课程目录"}
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
-LESSON_LINK = re.compile(r"^(\d\d_[a-z0-9_]+)\.ipynb(#.*)?$")
+LESSON_PATH = re.compile(r"^(notebooks(?:/[A-Za-z-]+)?)/(\d\d_[a-z0-9_]+)\.ipynb$")
+SITE_FOLDER = {"notebooks": "", "notebooks/zh-CN": "zh/"}  # notebook folder -> where its pages are on the site
 
 
-def site_link(target: str, folder: str) -> str:
-    """Where a link written in a file under `folder` (relative to the repository) points on the website."""
+def site_link(target: str, folder: str, page: str) -> str:
+    """Where a link written in a file under `folder` points, from the page at `page` (site-relative: "zh/03_x/").
+
+    A lesson in the same folder stays in the page's language; a lesson in the other language's folder
+    goes to that language's page; a README goes home; any other file goes to the repository.
+    """
     if re.match(r"^[a-z]+:|^#|^/", target):
         return target
-    lesson = LESSON_LINK.match(target)
-    if lesson:
-        return f"../{lesson.group(1)}/{lesson.group(2) or ''}"
-    path = posixpath.normpath(posixpath.join(folder, target.split("#")[0]))
-    if re.fullmatch(r"README(\.[A-Za-z-]+)?\.md", path):
-        return "../" if folder else "./"
-    return f"https://github.com/{REPO}/blob/main/{path}"
+    path, _, fragment = target.partition("#")
+    path = posixpath.normpath(posixpath.join(folder, path))
+    home = "zh/" if page.startswith("zh/") else ""
+    lesson = LESSON_PATH.match(path)
+    if lesson and lesson.group(1) == folder:
+        dest = home + lesson.group(2) + "/"
+    elif lesson and lesson.group(1) in SITE_FOLDER:
+        dest = SITE_FOLDER[lesson.group(1)] + lesson.group(2) + "/"
+    elif re.fullmatch(r"README(\.[A-Za-z-]+)?\.md", path):
+        dest = home
+    else:
+        return f"https://github.com/{REPO}/blob/main/{path}" + (f"#{fragment}" if fragment else "")
+    relative = posixpath.relpath(dest or ".", page or ".")
+    return (relative if relative == "." else relative + "/") + (f"#{fragment}" if fragment and lesson else "")
 
 
-def site_markdown(text: str, folder: str) -> str:
-    return LINK.sub(lambda m: m.group(1) + site_link(m.group(2), folder) + m.group(3), text)
+def site_markdown(text: str, folder: str, page: str) -> str:
+    return LINK.sub(lambda m: m.group(1) + site_link(m.group(2), folder, page) + m.group(3), text)
 
 
-def stage_notebook(src: Path, dest: Path) -> str:
+def stage_notebook(src: Path, dest: Path, page: str) -> str:
     """Copy a notebook with its links made site links (outputs untouched); return its title."""
     nb = nbformat.read(src, as_version=4)
     folder = src.parent.relative_to(ROOT).as_posix()
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = site_markdown(cell.source, folder)
+            cell.source = site_markdown(cell.source, folder, page)
     nbformat.write(nb, dest)
     return title_of(nb)
 
@@ -85,15 +97,16 @@ def stage() -> dict:
         nav = [{HOME_TITLE[locale]: "index.md"}]
         lines = []
         for name in english:  # the English series sets the order; translations fill in
-            title = stage_notebook(translated.get(name, english[name]), docs / name)
+            page = f"{'' if language.get('default') else locale + '/'}{Path(name).stem}/"
+            title = stage_notebook(translated.get(name, english[name]), docs / name, page)
             nav.append({title: name})
             lines.append(f"- [{title}]({name})")
-        intro = site_markdown(introduction(readme), "")
+        intro = site_markdown(introduction(readme), "", "" if language.get("default") else f"{locale}/")
         (docs / "index.md").write_text(f"# {language.get('site_name') or config['site_name']}\n\n{intro}\n\n"
                                        f"## {LESSONS_HEADING[locale]}\n\n" + "\n".join(lines) + "\n",
                                        encoding="utf-8")
         language["nav"] = nav
-    config.update(docs_dir=str(STAGE / "docs"), site_dir=str(SITE), hooks=[str(ROOT / h) for h in config["hooks"]])
+    config.update(repo_url=f"https://github.com/{REPO}", docs_dir=str(STAGE / "docs"), site_dir=str(SITE), hooks=[str(ROOT / h) for h in config["hooks"]])
     return config
 
 
