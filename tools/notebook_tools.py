@@ -12,7 +12,9 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-REPO = "realtime-notebooks/realtime-api-notebooks"  # GitHub owner/name used by the Colab badges
+# THE public repository (GitHub owner/name): the Colab badges, the Colab clone cell and the website's
+# links all use it. A fork sets REALTIME_NOTEBOOKS_REPO=owner/name and runs `make nav i18n site`.
+REPO = os.environ.get("REALTIME_NOTEBOOKS_REPO") or "realtime-notebooks/realtime-api-notebooks"
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
