@@ -32,13 +32,14 @@ LESSONS_HEADING = {"en": "The lessons", "zh": "课程目录"}
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 LESSON_PATH = re.compile(r"^(notebooks(?:/[A-Za-z-]+)?)/(\d\d_[a-z0-9_]+)\.ipynb$")
 SITE_FOLDER = {"notebooks": "", "notebooks/zh-CN": "zh/"}  # notebook folder -> where its pages are on the site
+README_PAGE = {"README.md": "", "README.zh-CN.md": "zh/"}
 
 
 def site_link(target: str, folder: str, page: str) -> str:
     """Where a link written in a file under `folder` points, from the page at `page` (site-relative: "zh/03_x/").
 
     A lesson in the same folder stays in the page's language; a lesson in the other language's folder
-    goes to that language's page; a README goes home; any other file goes to the repository.
+    goes to that language's page; a README goes to its language's home; any other file goes to the repository.
     """
     if re.match(r"^[a-z]+:|^#|^/", target):
         return target
@@ -50,8 +51,8 @@ def site_link(target: str, folder: str, page: str) -> str:
         dest = home + lesson.group(2) + "/"
     elif lesson and lesson.group(1) in SITE_FOLDER:
         dest = SITE_FOLDER[lesson.group(1)] + lesson.group(2) + "/"
-    elif re.fullmatch(r"README(\.[A-Za-z-]+)?\.md", path):
-        dest = home
+    elif path in README_PAGE:
+        dest = README_PAGE[path]
     else:
         return f"https://github.com/{REPO}/blob/main/{path}" + (f"#{fragment}" if fragment else "")
     relative = posixpath.relpath(dest or ".", page or ".")
