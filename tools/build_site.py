@@ -94,20 +94,22 @@ def stage() -> dict:
         folder, readme = LANGUAGES[locale]
         docs = STAGE / "docs" / locale
         docs.mkdir(parents=True)
+        prefix = "" if language.get("default") else f"{locale}/"  # where this language's pages are on the site
         translated = {p.name: p for p in notebook_paths(folder)}
         nav = [{HOME_TITLE[locale]: "index.md"}]
         lines = []
         for name in english:  # the English series sets the order; translations fill in
-            page = f"{'' if language.get('default') else locale + '/'}{Path(name).stem}/"
+            page = f"{prefix}{Path(name).stem}/"
             title = stage_notebook(translated.get(name, english[name]), docs / name, page)
             nav.append({title: name})
             lines.append(f"- [{title}]({name})")
-        intro = site_markdown(introduction(readme), "", "" if language.get("default") else f"{locale}/")
+        intro = site_markdown(introduction(readme), "", prefix)
         (docs / "index.md").write_text(f"# {language.get('site_name') or config['site_name']}\n\n{intro}\n\n"
                                        f"## {LESSONS_HEADING[locale]}\n\n" + "\n".join(lines) + "\n",
                                        encoding="utf-8")
         language["nav"] = nav
-    config.update(repo_url=f"https://github.com/{REPO}", docs_dir=str(STAGE / "docs"), site_dir=str(SITE), hooks=[str(ROOT / h) for h in config["hooks"]])
+    config.update(repo_url=f"https://github.com/{REPO}", docs_dir=str(STAGE / "docs"), site_dir=str(SITE),
+                  hooks=[str(ROOT / hook) for hook in config["hooks"]])
     return config
 
 
@@ -118,7 +120,8 @@ def main() -> int:
     print(f"site: building {', '.join(lang['locale'] for lang in languages(config))} "
           f"from the committed notebooks into {SITE.relative_to(ROOT)}/")
     quiet = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # the theme's end-of-life notice, printed on every build
-    return subprocess.call([sys.executable, "-m", "mkdocs", "build", "--quiet", "--clean", "-f", str(config_path)], env=quiet)
+    command = [sys.executable, "-m", "mkdocs", "build", "--quiet", "--clean", "-f", str(config_path)]
+    return subprocess.call(command, env=quiet)
 
 
 if __name__ == "__main__":

@@ -75,15 +75,14 @@ def wait_for_run(page, upto: int | None = None) -> None:
         """upto => {
             const shown = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
                 .map(p => p.innerText).slice(0, upto ?? undefined);
-            const failed = document.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
-                && [...document.querySelectorAll('.jp-OutputArea')].some(o => o.innerText.includes('Traceback'));
+            const failed = [...document.querySelectorAll('.jp-OutputArea')].some(o => o.innerText.includes('Traceback'));
             return failed || shown.every(t => /\\[\\d+\\]/.test(t));
         }""", arg=upto, timeout=RUN_TIMEOUT * 1000)
 
 
 def assert_no_cell_errors(page) -> None:
     outputs = page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts()
-    failed = [text for text in outputs if "Traceback (most recent call last)" in text or "Error:" in text[:200]]
+    failed = [text for text in outputs if "Traceback (most recent call last)" in text]
     assert not failed, f"a cell failed:\n{failed[0][:2000]}"
     assert all(re.search(r"\[\d+\]", p) for p in prompts(page)), f"not every cell ran: {prompts(page)}"
 

@@ -1,4 +1,6 @@
-"""JupyterLab server settings for `make lab` (tools/lab.py puts this folder on JUPYTER_CONFIG_PATH): lessons open unmodified.
+"""JupyterLab server settings for `make lab` (tools/lab.py puts this folder on JUPYTER_CONFIG_PATH).
+
+The lessons open unmodified.
 
 On kernel start JupyterLab writes the kernel's `language_info` into the notebook and, when it differs
 from the stored one (which carries no machine-specific Python version), marks the notebook as having
