@@ -18,9 +18,9 @@ REPO = os.environ.get("REALTIME_NOTEBOOKS_REPO") or "realtime-notebooks/realtime
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
-def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The series in `folder`, in order: NN_topic.ipynb (notebooks/ for English, notebooks/zh-CN/ for Chinese)."""
-    return sorted(p for p in folder.glob("*.ipynb") if NAME.match(p.name))
+def notebook_paths(folder: Path | None = None) -> list[Path]:
+    """The series in `folder` (default notebooks/; notebooks/zh-CN/ for Chinese), in order: NN_topic.ipynb."""
+    return sorted(p for p in (folder or NOTEBOOKS).glob("*.ipynb") if NAME.match(p.name))
 
 
 def notebook_env(dialect: str | None = None, provider: str = "replay") -> dict[str, str]:
