@@ -6,33 +6,47 @@ BIN := $(VENV)/bin
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
-.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean
+.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean i18n i18n-check site browser
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml tools/setup.sh
 	bash tools/setup.sh
 
-lab: setup  ## open the series in JupyterLab, on the embedded replay server (no key needed)
-	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+lab: setup  ## open the series in JupyterLab, trusted, on the embedded replay server (no key needed)
+	$(BIN)/python tools/lab.py
 
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup unit notebooks-check  ## unit + integration tests, then nbval in both dialects
+test: setup unit notebooks-check i18n-check browser  ## unit + integration tests, nbval in both dialects, the Chinese edition, the browser test
 
 unit: setup
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests --ignore=tests/browser
+
+browser: setup  ## JupyterLab and the website (both languages) in Debian's chromium; screenshots in build/browser/
+	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 notebooks-check: setup
 	$(BIN)/python tools/nav.py --check
 	REALTIME_PROVIDER=replay REALTIME_MODEL= REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
 	# the lax pass: every notebook against the OpenAI GA persona (the model picks the persona)
-	REALTIME_PROVIDER=replay REALTIME_MODEL=gpt-realtime REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
+	REALTIME_PROVIDER=replay REALTIME_MODEL=gpt-realtime-2.1 REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
 
 notebooks: setup  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/nav.py
 	$(BIN)/python tools/regenerate_notebooks.py
+
+site: setup  ## the website of the series, both languages, from the committed notebooks -> build/site/
+	$(BIN)/python tools/build_site.py
+
+i18n: setup  ## build the Chinese edition (notebooks/zh-CN) from the English notebooks and i18n/zh-CN/*.po
+	$(BIN)/python tools/i18n.py build
+	$(BIN)/python tools/nav.py
+
+i18n-check: setup  ## translations present and current, code in step, Chinese notebooks under strict nbval
+	$(BIN)/python tools/i18n.py check
+	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/zh-CN/*.ipynb
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

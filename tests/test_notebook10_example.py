@@ -3,7 +3,7 @@
 The cassette comes from $REALTIME_CASSETTES (default: the shipped media/cassettes), so the same
 test checks a session you recorded yourself:
 
-    REALTIME_CASSETTES=notebooks/output/recorded pytest tests/test_notebook10_example.py
+    REALTIME_CASSETTES=output/recorded pytest tests/test_notebook10_example.py
 """
 
 import helpers

@@ -59,6 +59,15 @@ MEDIA = [
               purpose="voice-activity lesson: 0.8 s silence, speech, 1.2 s silence"),
     Utterance("barge_in.wav", "Wait, stop, tell me something shorter.", lead_s=0.2, tail_s=0.8,
               purpose="barge-in: the user talks over a long answer"),
+    # The Chinese edition's spoken turns (tools/scenarios_zh.py)
+    Utterance("zh-CN/question.wav", "你好！讲一个章鱼的趣事吧？", voice="cmn", wpm=280,
+              purpose="Mandarin question (audio turn, relay service turn 1)"),
+    Utterance("zh-CN/followup.wav", "哇！它有几颗心脏？", voice="cmn", wpm=280,
+              purpose="Mandarin follow-up that refers back (relay service turn 2)"),
+    Utterance("zh-CN/vad_utterance.wav", "讲个小机器人的故事吧。", voice="cmn", wpm=280,
+              lead_s=0.8, tail_s=1.2, purpose="voice activity: 0.8 s silence, speech, 1.2 s silence"),
+    Utterance("zh-CN/barge_in.wav", "等等，讲短一点。", voice="cmn", wpm=280, lead_s=0.2, tail_s=0.8,
+              purpose="barge-in: the user talks over a long answer"),
 ]
 
 
@@ -109,6 +118,7 @@ def make_media(out: Path = MEDIA_DIR) -> list[Path]:
     paths = []
     for utterance in MEDIA:
         path = out / utterance.file
+        path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, render(utterance), utterance.rate, subtype="PCM_16", format="WAV")
         paths.append(path)
     return paths

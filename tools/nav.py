@@ -31,15 +31,16 @@ def link(entry) -> str:
     return f"[{entry[1]}]({entry[0].name})" if entry else ""
 
 
-def badge(name: str) -> str:
-    url = f"https://colab.research.google.com/github/{REPO}/blob/main/notebooks/{name}"
+def badge(name: str, folder: str = "notebooks") -> str:
+    url = f"https://colab.research.google.com/github/{REPO}/blob/main/{folder}/{name}"
     return f"{BADGE}\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
-def nav(prev, nxt) -> str:
+def nav(prev, nxt, chinese: str = "") -> str:
     left = f"← Previous: {link(prev)}" if prev else "Start of the series"
     right = f"Next: {link(nxt)} →" if nxt else "End of the series"
-    return f"{NAV}\n{left} · [All notebooks](../README.md#the-notebooks) · {right}"
+    other = f" · [中文版]({chinese})" if chinese else ""
+    return f"{NAV}\n{left} · [All notebooks](../README.md#the-notebooks) · {right}{other}"
 
 
 def nav_end(nxt) -> str:
@@ -47,21 +48,24 @@ def nav_end(nxt) -> str:
     return f"{NAV_END}\n{tail}"
 
 
+ZH_FOLDER = "zh-CN"  # the Chinese edition, built by tools/i18n.py
 CELL_IDS = {BADGE: "colab-badge", NAV: "nav-top", NAV_END: "nav-end"}
 SETUP_MARKER = "# Setup: in Colab"
 CLONE = "/content/realtime-api-notebooks"
 
 
-def setup_source() -> str:
+def setup_source(folder: str = "notebooks",
+                 comment: str = "Setup: in Colab, fetch the series and its helpers; elsewhere they are already installed.",
+                 ) -> str:
     """The setup cell: in Colab, clone the series, install its dependencies, import from the clone."""
     return "\n".join([
-        "# Setup: in Colab, fetch the series and its helpers; elsewhere they are already installed.",
+        f"# {comment}",
         "import sys",
         'if "google.colab" in sys.modules:',
         f"    !git clone -q --depth 1 https://github.com/{REPO} {CLONE}",
         f'    %pip install -q -e "{CLONE}[relay]"',
         f'    sys.path.insert(0, "{CLONE}")  # an editable install is only seen by a new kernel',
-        f"    %cd {CLONE}/notebooks",
+        f"    %cd {CLONE}/{folder}",
         "import helpers",
     ])
 
@@ -87,7 +91,8 @@ def main(check: bool) -> int:
         prev = entries[i - 1] if i else None
         nxt = entries[i + 1] if i + 1 < len(entries) else None
         put(nb.cells, BADGE, badge(path.name), 1)
-        put(nb.cells, NAV, nav(prev, nxt), 2)
+        chinese = f"{ZH_FOLDER}/{path.name}" if (path.parent / ZH_FOLDER / path.name).exists() else ""
+        put(nb.cells, NAV, nav(prev, nxt, chinese), 2)
         put(nb.cells, NAV_END, nav_end(nxt), -1)
         setup = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(SETUP_MARKER)]
         if len(setup) != 1:

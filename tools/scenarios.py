@@ -110,6 +110,7 @@ class Scenario:
     description: str
     steps: tuple
     created: str = "2026-11-22T00:00:00Z"
+    wpm: int = 175                 # the assistant's espeak-ng speaking rate (words per minute)
 
     @property
     def responses(self) -> int:

@@ -53,9 +53,10 @@ from make_media import MEDIA, MEDIA_DIR, espeak_version, speak  # noqa: E402
 import scenarios_lessons  # noqa: E402
 from scenarios import (SCENARIOS, Call, Respond, Restore, ReturnResult, Say, Scenario,  # noqa: E402
                        SendAudio, SendAudioItem, Speak, Truncate, Update)
+from scenarios_zh import SCENARIOS as SCENARIOS_ZH  # noqa: E402
 
 CASSETTE_DIR = MEDIA_DIR / "cassettes"
-ALL_SCENARIOS = SCENARIOS + scenarios_lessons.SCENARIOS
+ALL_SCENARIOS = SCENARIOS + scenarios_lessons.SCENARIOS + SCENARIOS_ZH
 RATE = 24000
 SPEEDUP = 2.5                  # audio is generated this many times faster than real time
 USER_AUDIO_TOKENS_PER_S = 10
@@ -124,10 +125,10 @@ def vad_segments(pcm: np.ndarray, turn_detection: dict) -> list[tuple[int, int]]
 
 
 @cache
-def assistant_speech(text: str) -> bytes:
-    """The assistant saying `text` (Mandarin voice for Chinese text) as 24 kHz pcm16 bytes."""
+def assistant_speech(text: str, wpm: int = 175) -> bytes:
+    """The assistant saying `text` (Mandarin voice for Chinese text) at `wpm` as 24 kHz pcm16 bytes."""
     voice = ASSISTANT_VOICES["cmn" if _CJK.search(text) else "en"]
-    audio = speak(text, voice, rate=RATE, wpm=175)
+    audio = speak(text, voice, rate=RATE, wpm=wpm)
     audio *= 0.7 / max(float(np.abs(audio).max()), 1e-9)
     return to_pcm16(audio)
 
@@ -434,7 +435,7 @@ class Recording:
                     text_at += self.jitter(25, 45)
                 t = text_at
                 if out.kind == "audio":
-                    pcm, offset = assistant_speech(out.script), 0
+                    pcm, offset = assistant_speech(out.script, self.scenario.wpm), 0
                     while offset < len(pcm):
                         size = RATE * 2 * self.rng.choice((240, 280, 320, 360)) // 1000
                         chunk = pcm[offset:offset + size]

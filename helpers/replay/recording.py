@@ -31,7 +31,7 @@ from ..personas import (GA_TO_BETA, OBFUSCATED_DELTAS, Persona, check_dialect, c
                         in_dialect)
 
 LIVE_ACKS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_SAFE_NAME = re.compile(r"^(?:[A-Za-z0-9_\-]+/)?[A-Za-z0-9_.\-]{1,128}$")  # one optional subfolder: zh-CN/03_text_turn
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ID_KINDS = {"event_id": "event", "response_id": "resp", "item_id": "item", "previous_item_id": "item"}
@@ -367,8 +367,9 @@ class Library:
         self._cache: dict[str, tuple[int, Recording]] = {}
 
     def names(self) -> list[str]:
-        """The cassette names (file stems) available."""
-        return sorted(p.stem for p in self.folder.glob("*.jsonl")) if self.folder.is_dir() else []
+        """The cassette names available: file stems, with their subfolder when they are in one."""
+        paths = [*self.folder.glob("*.jsonl"), *self.folder.glob("*/*.jsonl")] if self.folder.is_dir() else []
+        return sorted(p.relative_to(self.folder).with_suffix("").as_posix() for p in paths)
 
     def get(self, name: str) -> Recording | None:
         """The recording called `name`, or None when there is no such cassette."""
