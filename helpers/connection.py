@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .client import RealtimeClient
-from .events import check_dialect
+from .personas import check_dialect
 from .providers import Provider, default_cassettes, default_log_dir, get_api_key, get_provider
 from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
 

@@ -15,10 +15,21 @@ import json
 from typing import Any
 
 # Dialect knowledge (names, limits, voices) lives in `helpers.personas`; re-exported for callers.
-from .personas import (BETA_TO_GA, BYTES_PER_MS, CLIENT_EVENTS, DEFAULT_VOICE, DIALECTS,  # noqa: E402,F401
-                       GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, SAMPLE_RATE, aliases, check_dialect,
-                       default_voice, in_dialect)
-
+from .personas import (  # noqa: E402,F401
+    BETA_TO_GA,
+    BYTES_PER_MS,
+    CLIENT_EVENTS,
+    DEFAULT_VOICE,
+    DIALECTS,
+    GA_TO_BETA,
+    MAX_APPEND_BYTES,
+    MIN_COMMIT_MS,
+    SAMPLE_RATE,
+    aliases,
+    check_dialect,
+    default_voice,
+    in_dialect,
+)
 
 _ids = itertools.count(1)
 

@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .personas import persona_for
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -25,9 +27,12 @@ class Provider:
 
     def dialect_for(self, model: str) -> str:
         """The dialect this provider speaks for `model`."""
-        if self.name == "replay":
-            return "beta" if model.startswith("step") else "ga"
-        return self.dialect
+        if self.name != "replay":
+            return self.dialect
+        try:  # the replay server answers as the model's persona
+            return persona_for(model).dialect
+        except ValueError:  # a model no persona claims: the current (GA) dialect
+            return "ga"
 
 
 PROVIDERS = {

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import events as ev
+from . import personas
 from .cassette import Frame
 from .conversation import Conversation
 from .errors import RealtimeServerError
@@ -43,7 +43,7 @@ class ClientSession:
     """The protocol state of one client session in `dialect`: history, session object, conversation."""
 
     def __init__(self, dialect: str = "beta") -> None:
-        self.dialect = ev.check_dialect(dialect)
+        self.dialect = personas.check_dialect(dialect)
         self.history: list[Frame] = []
         self.session: dict | None = None
         self.close_code: int | None = None
@@ -176,7 +176,7 @@ def match_set(types: Iterable[str]) -> frozenset[str]:
     for name in types:
         if not isinstance(name, str) or not name:
             raise TypeError(f"event types are non-empty strings, not {name!r}")
-        out |= ev.aliases(name)
+        out |= personas.aliases(name)
     return frozenset(out)
 
 

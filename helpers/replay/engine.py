@@ -49,8 +49,7 @@ from typing import Any
 import numpy as np
 
 from .. import cassette as cassettes
-from ..events import (BYTES_PER_MS, GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, check_dialect, in_dialect,
-                      missing_fields)
+from ..events import BYTES_PER_MS, GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, check_dialect, in_dialect, missing_fields
 from ..personas import convert_event, convert_item, convert_session
 from .dialect import convert_run
 
