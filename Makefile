@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
-.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean
+.PHONY: setup lab run test lint unit notebooks-check notebooks nav bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,11 @@ lab: setup  ## open the series in JupyterLab, on the embedded replay server (no 
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup unit notebooks-check  ## unit + integration tests, then nbval in both dialects
+test: setup lint unit notebooks-check  ## static checks, unit + integration tests, then nbval in both dialects
+
+lint: setup  ## ruff (rules and line length in pyproject.toml) and mypy over helpers/: both must find nothing
+	$(BIN)/ruff check helpers tests bench tools
+	$(BIN)/mypy
 
 unit: setup
 	$(BIN)/pytest -q tests

@@ -37,14 +37,14 @@ def convert_run(events: list[dict], dialect: str) -> list[tuple[int, dict]]:
     out: list[tuple[int, dict]] = []
     for index, event in enumerate(events):
         kind = event.get("type")
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = event["item"] if isinstance(event.get("item"), dict) else {}
         if kind == "response.output_item.added" and item.get("name"):
-            names[item.get("id")] = item["name"]
+            names[str(item.get("id"))] = item["name"]
         if kind == "conversation.item.done" and dialect == "beta":
             continue
         converted = convert_event(event, dialect)
         if dialect == "ga" and converted["type"] == "response.function_call_arguments.done":
-            converted.setdefault("name", names.get(event.get("item_id"), ""))
+            converted.setdefault("name", names.get(str(event.get("item_id")), ""))
         if (dialect == "ga" and kind == "response.output_item.done" and not has_item_done
                 and item.get("id") in acked):
             done = {"type": "conversation.item.done", "event_id": f"{event.get('event_id', 'event')}_d",

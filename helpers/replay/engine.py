@@ -31,6 +31,7 @@ Ids the server makes itself are counters behind a tag derived from the cassette 
 
 from __future__ import annotations
 
+import base64
 import binascii
 import copy
 import functools
@@ -40,6 +41,7 @@ import json
 import math
 import random
 import re
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -160,7 +162,7 @@ class Recording:
                 transcripts.setdefault(str(event.get("item_id")), []).append((frame.t, event))
                 continue
             if kind in ("conversation.item.created", "conversation.item.added") and current is None:
-                item = event.get("item") if isinstance(event.get("item"), dict) else {}
+                item = event["item"] if isinstance(event.get("item"), dict) else {}
                 if _is_user_audio(item) and all(item.get("id") != done for done, _ in committed):
                     committed.append((str(item.get("id")), frame.t))  # a whole recording sent as an item
                 continue
@@ -181,7 +183,7 @@ class Recording:
 
     @staticmethod
     def _belongs(kind: str, event: dict, run: _Run) -> bool:
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = event["item"] if isinstance(event.get("item"), dict) else {}
         if kind == "response.output_item.added":
             run.item_ids.add(item.get("id"))
         if kind.startswith(("input_audio_buffer.", "session.", "transcription_session.")) or kind == "error":
@@ -209,7 +211,7 @@ class Recording:
             deltas += kind.endswith(".delta")
             if kind == "response.done" and isinstance(event.get("response"), dict):
                 usage = event["response"].get("usage")
-        created = steps[0].event.get("response") if isinstance(steps[0].event.get("response"), dict) else {}
+        created = steps[0].event["response"] if isinstance(steps[0].event.get("response"), dict) else {}
         return RecordedResponse(steps, run.line, created, usage, deltas)
 
     @staticmethod
@@ -373,7 +375,7 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
     except ValueError as exc:
         return _refuse("invalid_value", f"Invalid query parameter: {exc}.", 4000, "invalid_request_error.invalid_value")
     recording = None
-    name = query.get("cassette")
+    name = query.get("cassette") or ""
     if name:
         recording = library.get(name) if library is not None else None
     # the names are listed only in errors: a session without its cassette
@@ -726,7 +728,10 @@ class Session:
             raise _Error("invalid_value", f"Invalid 'audio': an append carries at most {MAX_APPEND_BYTES} bytes "
                          f"(15 MiB) of base64 audio, but this one has {len(audio)}. Send smaller chunks.", "audio")
         try:
-            pcm = binascii.a2b_base64(audio, strict_mode=True)
+            if sys.version_info >= (3, 11):
+                pcm = binascii.a2b_base64(audio, strict_mode=True)
+            else:  # strict_mode is Python 3.11+; 3.10 checks the alphabet only
+                pcm = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
             # [UNCONFIRMED] code and wording.
             raise _Error("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({exc}).",
@@ -746,7 +751,7 @@ class Session:
             if self._active is not None and vad.get("interrupt_response", True):
                 self._cancel("turn_detected", now)
             return
-        item_id, self._vad.item_id = self._vad.item_id, None
+        item_id, self._vad.item_id = self._vad.item_id or self._new_id("item"), None  # set when speech started
         self._send("input_audio_buffer.speech_stopped", now, audio_end_ms=ms, item_id=item_id)
         self._commit_buffer(item_id, offset, now)
         if vad.get("create_response", True) and self._active is None:
@@ -855,7 +860,7 @@ class Session:
         item = self.items[self._find(event["item_id"])]
         index = _expect(event["content_index"], int, "content_index", "an integer")
         end_ms = _expect(event["audio_end_ms"], int, "audio_end_ms", "an integer")
-        content = item.get("content") if isinstance(item.get("content"), list) else []
+        content = item["content"] if isinstance(item.get("content"), list) else []
         if item.get("role") != "assistant" or not 0 <= index < max(len(content), 1):
             raise _Error("invalid_value", f"Item '{item['id']}' has no assistant audio at content_index {index}: "
                          "only assistant audio can be truncated.", "content_index")
@@ -920,7 +925,7 @@ class Session:
             active.deltas += 1
             delta = event.get("delta") if isinstance(event.get("delta"), str) else ""
             if kind == "response.audio.delta":
-                self._audio_sent[item_id] = self._audio_sent.get(item_id, 0) + step.audio_bytes
+                self._audio_sent[str(item_id)] = self._audio_sent.get(str(item_id), 0) + step.audio_bytes
             elif kind == "response.audio_transcript.delta" and part:
                 part.transcript += delta
             elif kind == "response.text.delta" and part:
@@ -945,7 +950,7 @@ class Session:
 
     def _patched_ack(self, event: dict) -> str:
         """An assistant item ack with `previous_item_id` from the live item list."""
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = event["item"] if isinstance(event.get("item"), dict) else {}
         if all(existing.get("id") != item.get("id") for existing in self.items):
             self.items.append(copy.deepcopy(item))
         return _dumps(dict(event, previous_item_id=self._previous_id(item.get("id"))))
@@ -964,9 +969,12 @@ class Session:
     def _cancel(self, reason: str, now: float) -> None:
         """End the active response now: close its open parts and items, then ``response.done`` cancelled."""
         active, self._active = self._active, None
+        if active is None:  # nothing runs: nothing to cancel
+            return
         self._streams = [s for s in self._streams if s.active is not active]
-        if not active.created_sent:
-            self._emit(active.recorded.steps[0].text, now)
+        created = active.recorded.steps[0].text  # response.created: always has its text
+        if not active.created_sent and created is not None:
+            self._emit(created, now)
         rid = active.response_id
         output = []
         for item_id, state in sorted(active.items.items(), key=lambda kv: kv[1].index):
