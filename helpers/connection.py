@@ -12,6 +12,8 @@ from .personas import check_dialect
 from .providers import Provider, default_cassettes, default_log_dir, get_api_key, get_provider
 from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
 
+__all__ = ["connect"]
+
 
 def connect(provider: str | Provider | None = None, model: str | None = None, cassette: str | None = None, *,
             dialect: str | None = None, api_key: str | None = None, url: str | None = None,

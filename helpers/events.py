@@ -10,7 +10,6 @@ lesson can print it. Nothing here touches a socket.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 from typing import Any
 
@@ -30,14 +29,6 @@ from .personas import (  # noqa: E402,F401
     default_voice,
     in_dialect,
 )
-
-_ids = itertools.count(1)
-
-
-def new_event_id() -> str:
-    """A client event id, unique within this process (``evt_1``, ``evt_2``, …): stable across runs."""
-    return f"evt_{next(_ids)}"
-
 
 # -- session ---------------------------------------------------------------------------
 

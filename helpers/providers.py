@@ -14,6 +14,8 @@ from pathlib import Path
 
 from .personas import persona_for
 
+__all__ = ["PROVIDERS", "Provider", "default_cassettes", "default_log_dir", "get_api_key", "get_provider", "repo_root"]
+
 
 @dataclass(frozen=True)
 class Provider:

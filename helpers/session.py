@@ -30,7 +30,7 @@ from .cassette import Frame
 from .conversation import Conversation
 from .errors import RealtimeServerError
 
-__all__ = ["ClientSession", "Listener", "match_set"]
+__all__ = ["ClientSession", "Listener", "match_set", "server_error"]
 
 Listener = Callable[[Frame, "str | None"], None]
 """Called with each frame recorded and its wire text (None for binary or unparseable frames)."""
