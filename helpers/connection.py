@@ -29,6 +29,10 @@ def connect(provider: str | Provider | None = None, model: str | None = None, ca
     dialect:  "beta" or "ga"; by default the provider's (replay: from the model, or $REALTIME_DIALECT).
     record:   a cassette path (or True: media/cassettes/<cassette>.jsonl) to record this session to.
     options:  replay-server options sent as query parameters (speed, strict, close_after, …).
+
+    The replay provider with no `url` (and no $REALTIME_REPLAY_URL) talks to one embedded replay
+    server per process (`helpers.replay.shared_server`): started by the first such call, kept for
+    the later ones, stopped at interpreter exit or by `helpers.replay.stop_shared_server()`.
     """
     preset = get_provider(provider)
     unknown = sorted(set(options) - set(REPLAY_OPTIONS))
