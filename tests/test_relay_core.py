@@ -6,21 +6,7 @@ import pytest
 
 from helpers.providers import get_provider
 from helpers.relay_core import Relay, RelayError, TurnInput
-from helpers.replay import serve_in_background
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with serve_in_background(speed=0) as server:
-        yield server
+from tests.relay_fixtures import FakeClock
 
 
 @pytest.fixture
@@ -30,7 +16,7 @@ def make_relay(upstream, tmp_path):
     def make(**settings):
         options = {"model": None, "cassette": "11_relay_service", "restore_cassette": "11_relay_service_restore",
                    "idle_timeout_s": 60, "max_conversations": 2, "max_upload_bytes": 1000, "output_dir": tmp_path,
-                   "url": upstream.url, "api_key": None, "connect_options": {"log": False}, "clock": Clock(), **settings}
+                   "url": upstream.url, "api_key": None, "connect_options": {"log": False}, "clock": FakeClock(), **settings}
         relay = Relay(get_provider("replay"), **options)
         relays.append(relay)
         return relay
@@ -55,7 +41,7 @@ def test_checkout_refuses_unknown_and_busy_conversations(make_relay):
 
 
 def test_at_the_cap_the_least_recently_used_idle_conversation_is_forgotten(make_relay):
-    clock = Clock()
+    clock = FakeClock()
     relay = make_relay(clock=clock)
     old, new = relay.checkout(None), relay.checkout(None)
     with pytest.raises(RelayError) as full:
@@ -71,7 +57,7 @@ def test_at_the_cap_the_least_recently_used_idle_conversation_is_forgotten(make_
 
 
 def test_a_text_turn_then_idle_expiry_restores_the_history_as_items(make_relay):
-    clock = Clock()
+    clock = FakeClock()
     relay = make_relay(clock=clock)
     conversation = relay.checkout(None)
     assert relay.open_upstream(conversation)["upstream"] == "new"

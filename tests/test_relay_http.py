@@ -13,6 +13,7 @@ import soundfile
 
 from helpers import relay, relay_core
 from helpers.replay import serve_in_background
+from tests.relay_fixtures import FakeClock
 from tests.replay_fixtures import REPO
 
 MEDIA = REPO / "media"
@@ -20,22 +21,6 @@ QUESTION = "Hi! Can you tell me a fun fact about octopuses?"
 ANSWER_1 = "Sure! An octopus has blue blood, because it carries oxygen with copper instead of iron."
 ANSWER_2 = "It has three hearts. Two pump blood through the gills, and one pumps it to the rest of the body."
 FAKE_KEY = "sk-relay-test-7f3a9c1e5b2d4f6a8c0e"
-
-
-class FakeClock:
-    """A clock the test moves by hand, for idle expiry without waiting."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with serve_in_background(speed=0) as server:
-        yield server
 
 
 @pytest.fixture
