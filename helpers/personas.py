@@ -211,6 +211,8 @@ class Persona:
         body: dict[str, Any] = {"id": response_id, "object": "realtime.response", "status": status}
         if self.minimal_frames:  # StepFun: {id, object, status, output} (+ usage when done)
             body["output"] = output or []
+            if status not in ("in_progress", "completed"):
+                body["status_details"] = status_details  # [UNCONFIRMED] for StepFun; OpenAI beta's field
             if status != "in_progress":
                 body["usage"] = usage
             return body

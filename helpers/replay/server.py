@@ -22,6 +22,7 @@ from websockets.typing import Subprotocol
 
 from ..cassette import scrub_text
 from .engine import Library, Options, Refusal, Session, open_session
+from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
 MAX_FRAME_BYTES = 32 * 1024 * 1024  # above the 15 MiB append limit, so the engine can answer with an error
@@ -58,6 +59,7 @@ class ReplayServer:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0):
         """The `websockets` server (an async context manager) listening on host:port."""
+        warm_up()  # the SDK-model validators, before the first session needs them
         return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
                      max_size=MAX_FRAME_BYTES, compression=None, server_header="helpers-replay", logger=_wire_log)
 
