@@ -1,4 +1,4 @@
-"""The client side of a Realtime session as pure state: no socket, no thread, no clock.
+"""The client side of a Realtime session as pure state: no socket, no thread of its own, no clock.
 
 Like the `Protocol` of ``websockets`` (``receive_data`` in, events out) and h11's connection
 object, `ClientSession` is fed what crossed the wire and says what to do next:
@@ -13,8 +13,9 @@ object, `ClientSession` is fed what crossed the wire and says what to do next:
 
 It keeps `history` (every `Frame` both ways), `session` (the last session object the server
 sent) and `conversation` (a `helpers.conversation.Conversation` brought up to date on read).
-Listeners added with `subscribe` see each frame as it is recorded: the client's log and
-recorder, a voice session or a relay. `RealtimeClient` is the I/O around it.
+Listeners added with `subscribe` see each frame as it is recorded (the client's log and
+recorder are two); `VoiceSession` and the relay read `conversation` instead of keeping their
+own. `RealtimeClient` is the I/O around it; a lock lets its two threads share one core.
 """
 
 from __future__ import annotations

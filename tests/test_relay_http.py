@@ -160,7 +160,8 @@ def test_concurrent_conversations_are_isolated_and_one_turn_at_a_time(start_rela
 
 
 def test_a_new_conversation_is_refused_while_every_kept_one_is_mid_turn(start_relay):
-    server = start_relay(max_conversations=1)
+    # the upstream answers at the recorded pace: the first turn is surely still running at the second request
+    server = start_relay(max_conversations=1, connect_options={"speed": 1})
     with (http_client(server) as http,
           http.stream("POST", "/process_audio", files={"file": (MEDIA / "question_en.wav").open("rb")}) as a):
         lines = a.iter_lines()
