@@ -136,7 +136,7 @@ class _Framing:
         """A recorded id in the persona's format: kept when it already has it, else derived from it."""
         if not isinstance(old, str):
             return old
-        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else old.startswith(f"{kind}_")
+        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else re.fullmatch(rf"{kind}_[A-Za-z0-9]+", old)
         return old if fits else self.persona.new_id(kind, f"{self.name}:{old}")
 
     def ids(self, event: dict) -> dict:
@@ -172,8 +172,8 @@ class _Framing:
         """False for events of a function call the session cannot get (no tools declared)."""
         item = event["item"] if isinstance(event.get("item"), dict) else {}
         if not self.tools and item.get("type") == "function_call":
-            if str(item.get("id")) not in self.dropped_items:
-                self.dropped_items.add(str(item.get("id")))
+            if item.get("id") not in self.dropped_items:
+                self.dropped_items.update((str(item.get("id")), self.new_id(str(item.get("id")), "item")))
                 self.notes.append(f"function call {item.get('name')!r} left out: the session declares no tools")
             return False
         return event.get("item_id") not in self.dropped_items

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
@@ -49,11 +50,13 @@ class ReplayServer:
     `live` counts the sessions in progress; `on_report` is called with each summary as a session ends.
     """
 
+    MAX_REPORTS = 1000
+
     def __init__(self, cassettes: str | Path | None, options: Options | None = None,
                  on_report: Callable[[dict], None] | None = None):
         self.library = Library(cassettes) if cassettes is not None else None
         self.options = options or Options()
-        self.reports: list[dict] = []
+        self.reports: deque[dict] = deque(maxlen=self.MAX_REPORTS)  # the newest session summaries
         self.live = 0
         self._on_report = on_report
 

@@ -92,7 +92,7 @@ def validate_event(event: dict, persona: Persona) -> None:
     if unknown:
         param = _dotted(unknown)
         raise ClientError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
-    if persona.dialect == "ga" and kind == "response.create" and isinstance(event.get("response"), dict):
+    if kind == "response.create" and isinstance(event.get("response"), dict):
         _check_ranges(event["response"], persona, "response")
     if kind == "session.update":
         _check_ranges(event["session"], persona, "session")
@@ -282,7 +282,6 @@ def _check_ranges(body: dict, persona: Persona, root: str) -> None:
         _bound(vad.get("threshold"), 0.0, 1.0, f"{where}.threshold")
         _bound(vad.get("prefix_padding_ms"), 0, None, f"{where}.prefix_padding_ms")
         _bound(vad.get("silence_duration_ms"), 0, None, f"{where}.silence_duration_ms")
-        _bound(vad.get("idle_timeout_ms"), 5000, 30000, f"{where}.idle_timeout_ms")
         if persona.name == "stepfun" and "energy_awakeness_threshold" in vad:
             value = expect(vad["energy_awakeness_threshold"], (int, float), f"{where}.energy_awakeness_threshold",
                            "a number")
