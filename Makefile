@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
 
-.PHONY: setup lab run test unit notebooks-check notebooks nav bench clean i18n i18n-check site browser
+.PHONY: setup lab run test lint unit notebooks-check notebooks nav bench clean i18n i18n-check site browser
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,11 @@ lab: setup  ## open the series in JupyterLab, trusted, on the embedded replay se
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup unit notebooks-check i18n-check browser  ## unit + integration tests, nbval in both dialects, the Chinese edition, the browser test
+test: setup lint unit notebooks-check i18n-check browser  ## static checks, unit + integration tests, nbval in both dialects, the Chinese edition, the browser test
+
+lint: setup  ## ruff (rules and line length in pyproject.toml) and mypy over helpers/: both must find nothing
+	$(BIN)/ruff check helpers tests bench tools
+	$(BIN)/mypy
 
 unit: setup
 	$(BIN)/pytest -q tests --ignore=tests/browser

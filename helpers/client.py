@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 import websocket
@@ -41,11 +41,27 @@ from .transport import ReceiveLoop, buffer_reads, proxy_options
 
 __all__ = ["RealtimeClient"]
 
+T = TypeVar("T")
 _CLOSED = object()  # queue sentinel: the socket has closed
 _TEXT = websocket.ABNF.OPCODE_TEXT
 _monotonic = time.monotonic
 _AUDIO_FIELDS = {"response.audio.delta": "delta", "response.output_audio.delta": "delta",
                  "input_audio_buffer.append": "audio"}
+
+
+class _FromCore(Generic[T]):
+    """A read-only client attribute that is the core's attribute of the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, client: None, owner: type) -> _FromCore[T]: ...
+    @overload
+    def __get__(self, client: RealtimeClient, owner: type | None = None) -> T: ...
+
+    def __get__(self, client: RealtimeClient | None, owner: type | None = None) -> T | _FromCore[T]:
+        return self if client is None else getattr(client.core, self.name)
 
 
 class RealtimeClient:
@@ -104,35 +120,12 @@ class RealtimeClient:
 
     # -- what the core knows -------------------------------------------------------------
 
-    @property
-    def dialect(self) -> str:
-        """The wire dialect: "beta" (StepFun) or "ga" (OpenAI)."""
-        return self.core.dialect
-
-    @property
-    def history(self) -> list[Frame]:
-        """Every frame sent and received, in order."""
-        return self.core.history
-
-    @property
-    def session(self) -> dict | None:
-        """The session object of the server's last ``session.created``/``session.updated``."""
-        return self.core.session
-
-    @property
-    def conversation(self) -> Conversation:
-        """The conversation so far (items, responses, timings), up to date with `history`."""
-        return self.core.conversation
-
-    @property
-    def close_code(self) -> int | None:
-        """The close code once closed (None while open, or when no close frame came)."""
-        return self.core.close_code
-
-    @property
-    def close_reason(self) -> str:
-        """The close reason once closed."""
-        return self.core.close_reason
+    dialect: _FromCore[str] = _FromCore()                        # "beta" (StepFun) or "ga" (OpenAI)
+    history: _FromCore[list[Frame]] = _FromCore()                # every frame sent and received, in order
+    session: _FromCore[dict | None] = _FromCore()                # the server's last session object
+    conversation: _FromCore[Conversation] = _FromCore()          # items, responses, timings so far
+    close_code: _FromCore[int | None] = _FromCore()              # once closed (None: no close frame came)
+    close_reason: _FromCore[str] = _FromCore()
 
     # -- the socket thread -------------------------------------------------------------
 

@@ -9,9 +9,11 @@ from urllib.parse import urlencode
 
 from .catalogue import warn_if_retiring
 from .client import RealtimeClient
-from .events import check_dialect
+from .personas import check_dialect
 from .providers import Provider, default_cassettes, default_log_dir, get_api_key, get_provider
 from .replay.engine import QUERY_OPTIONS as REPLAY_OPTIONS
+
+__all__ = ["connect"]
 
 
 def connect(provider: str | Provider | None = None, model: str | None = None, cassette: str | None = None, *,
@@ -30,6 +32,10 @@ def connect(provider: str | Provider | None = None, model: str | None = None, ca
     record:   a cassette path (or True: media/cassettes/<cassette>.jsonl) to record this session to.
     intent:   "transcription" opens an OpenAI transcription-only session (the URL then names no model).
     options:  replay-server options sent as query parameters (speed, strict, close_after, …).
+
+    The replay provider with no `url` (and no $REALTIME_REPLAY_URL) talks to one embedded replay
+    server per process (`helpers.replay.shared_server`): started by the first such call, kept for
+    the later ones, stopped at interpreter exit or by `helpers.replay.stop_shared_server()`.
     """
     preset = get_provider(provider)
     unknown = sorted(set(options) - set(REPLAY_OPTIONS))

@@ -24,6 +24,8 @@ from . import events as ev
 from .audio import BYTES_PER_MS, AudioBuffer
 from .cassette import Frame, scrub
 
+__all__ = ["Conversation", "Item", "Response"]
+
 _TEXT_PARTS = {"input_text", "text", "output_text"}
 _AUDIO_PARTS = {"input_audio", "audio", "output_audio"}
 

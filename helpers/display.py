@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+__all__ = ["collapse_runs", "show", "show_types", "summarise"]
+
 _AUDIO_KEYS = {"audio", "delta"}
 _LONG = 60
 

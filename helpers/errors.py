@@ -9,6 +9,8 @@ from typing import Any
 
 from .display import collapse_runs
 
+__all__ = ["RealtimeConnectionClosed", "RealtimeServerError", "RealtimeTimeout"]
+
 
 class RealtimeTimeout(TimeoutError):
     """Nothing awaited arrived in time; `seen` lists the event types received meanwhile."""

@@ -10,23 +10,25 @@ lesson can print it. Nothing here touches a socket.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 from typing import Any
 
 # Dialect knowledge (names, limits, voices) lives in `helpers.personas`; re-exported for callers.
-from .personas import (BETA_TO_GA, BYTES_PER_MS, CLIENT_EVENTS, DEFAULT_VOICE, DIALECTS,  # noqa: E402,F401
-                       GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, SAMPLE_RATE, aliases, check_dialect,
-                       default_voice, in_dialect)
-
-
-_ids = itertools.count(1)
-
-
-def new_event_id() -> str:
-    """A client event id, unique within this process (``evt_1``, ``evt_2``, …): stable across runs."""
-    return f"evt_{next(_ids)}"
-
+from .personas import (  # noqa: E402,F401
+    BETA_TO_GA,
+    BYTES_PER_MS,
+    CLIENT_EVENTS,
+    DEFAULT_VOICE,
+    DIALECTS,
+    GA_TO_BETA,
+    MAX_APPEND_BYTES,
+    MIN_COMMIT_MS,
+    SAMPLE_RATE,
+    aliases,
+    check_dialect,
+    default_voice,
+    in_dialect,
+)
 
 # -- session ---------------------------------------------------------------------------
 

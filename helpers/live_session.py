@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .audio import decode_delta
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
-from .events import BYTES_PER_MS, MIN_COMMIT_MS
+from .personas import BYTES_PER_MS, MIN_COMMIT_MS, aliases, convert_session
 from .player import Player
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["LiveTurn", "VoiceSession"]
 
 RECEIVE_POLL_S = 0.2      # the receive thread checks for close() this often while idle
-_AUDIO_DELTAS = ev.aliases("response.audio.delta")
+_AUDIO_DELTAS = aliases("response.audio.delta")
 _BENIGN_ERRORS = {"response_cancel_not_active"}   # a cancel that raced the response's end
 
 
@@ -94,9 +94,7 @@ class VoiceSession:
     @property
     def vad(self) -> bool:
         """True when the session has server VAD on (the server commits and answers by itself)."""
-        session = self.client.session or {}
-        detection = session.get("turn_detection", ((session.get("audio") or {}).get("input") or {}).get("turn_detection"))
-        return bool(detection)
+        return bool(convert_session(self.client.session or {}, "beta").get("turn_detection"))
 
     @property
     def answering(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .audio import load_audio, to_pcm16
-from .events import BYTES_PER_MS, SAMPLE_RATE
+from .personas import BYTES_PER_MS, SAMPLE_RATE
 from .player import device_problem, quiet_stderr
 
 __all__ = ["CHUNK_MS", "FileSource", "MicrophoneSource", "microphone_problem"]

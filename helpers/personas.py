@@ -87,7 +87,7 @@ DEFAULT_VOICE = {"beta": "jingdiannvsheng", "ga": "marin"}
 # -- shapes: part types, formats --------------------------------------------------------------
 PART_TO_GA = {"text": "output_text", "audio": "output_audio"}
 PART_TO_BETA = {ga: beta for beta, ga in PART_TO_GA.items()}
-FORMAT_TO_GA = {"pcm16": {"type": "audio/pcm", "rate": 24000}, "g711_ulaw": {"type": "audio/pcmu"},
+FORMAT_TO_GA: dict[str, dict[str, Any]] = {"pcm16": {"type": "audio/pcm", "rate": 24000}, "g711_ulaw": {"type": "audio/pcmu"},
                 "g711_alaw": {"type": "audio/pcma"}}
 FORMAT_TO_BETA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 ITEM_EVENTS = ("conversation.item.created", "conversation.item.added", "conversation.item.done",
@@ -245,8 +245,6 @@ class Persona:
         if item.get("role") == "user" and any(isinstance(p, dict) and p.get("type") == "text"
                                               for p in item.get("content") or []):
             item["status"] = "in_progress"
-        item.pop("object", None)
-        item["object"] = "realtime.item"  # StepFun prints `object` last
         return item
 
     def shape_part(self, part: dict) -> dict:
@@ -356,7 +354,7 @@ def convert_item(item: dict, dialect: str) -> dict:
     table = PART_TO_GA if check_dialect(dialect) == "ga" else PART_TO_BETA
     item = dict(item)
     if isinstance(item.get("content"), list):
-        item["content"] = [dict(part, type=table.get(part.get("type"), part.get("type")))
+        item["content"] = [dict(part, type=table.get(str(part.get("type")), part.get("type")))
                            if isinstance(part, dict) else part for part in item["content"]]
     return item
 
@@ -366,7 +364,7 @@ def audio_format(value: Any, dialect: str) -> Any:
     if dialect == "ga" and isinstance(value, str):
         return dict(FORMAT_TO_GA.get(value, {"type": value}))
     if dialect == "beta" and isinstance(value, dict):
-        return FORMAT_TO_BETA.get(value.get("type"), value.get("type"))
+        return FORMAT_TO_BETA.get(str(value.get("type")), value.get("type"))
     return value
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalogue import default_model
+from .personas import persona_for
+
+__all__ = ["PROVIDERS", "Provider", "default_cassettes", "default_log_dir", "get_api_key", "get_provider", "repo_root"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,12 @@ class Provider:
 
     def dialect_for(self, model: str) -> str:
         """The dialect this provider speaks for `model`."""
-        if self.name == "replay":
-            return "beta" if model.startswith("step") else "ga"
-        return self.dialect
+        if self.name != "replay":
+            return self.dialect
+        try:  # the replay server answers as the model's persona
+            return persona_for(model).dialect
+        except ValueError:  # a model no persona claims: the current (GA) dialect
+            return "ga"
 
 
 PROVIDERS = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import audio
+from . import audio, personas
 from . import events as ev
 from .client import RealtimeClient
 from .connection import connect
@@ -36,7 +36,7 @@ MAX_RESTORE_ITEMS = 100       # newest items carried into a new upstream session
 APPEND_CHUNK_MS = 200
 REDACTED = "[key removed]"
 
-_TRANSCRIPT_DELTAS = ev.aliases("response.audio_transcript.delta") | ev.aliases("response.text.delta")
+_TRANSCRIPT_DELTAS = personas.aliases("response.audio_transcript.delta") | personas.aliases("response.text.delta")
 _INPUT_TRANSCRIPTS = ("conversation.item.input_audio_transcription.completed",
                       "conversation.item.input_audio_transcription.failed")
 _AUDIO_NAME = re.compile(r"^[0-9a-f]{32}-\d+\.wav$")
@@ -195,7 +195,7 @@ class Relay:
         try:
             client.wait_for("session.created", timeout=ACK_TIMEOUT_S)
             client.send(ev.session_update(ev.session_config(
-                client.dialect, instructions=INSTRUCTIONS, voice=ev.default_voice(client.dialect), output="audio",
+                client.dialect, instructions=INSTRUCTIONS, voice=personas.default_voice(client.dialect), output="audio",
                 transcription=TRANSCRIPTION, turn_detection=None)))
             client.wait_for("session.updated", timeout=ACK_TIMEOUT_S)
             for event in restore:

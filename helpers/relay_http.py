@@ -27,9 +27,8 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from . import audio
-from . import events as ev
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
-from .events import SAMPLE_RATE
+from .personas import MIN_COMMIT_MS, SAMPLE_RATE
 from .providers import Provider, get_api_key, get_provider
 from .relay_core import Relay, RelayConversation, RelayError, TurnInput, log
 from .serving import ServerThread
@@ -222,9 +221,9 @@ def _decode(data: bytes, filename: str) -> bytes:
                              "send wav, flac, ogg or mp3") from None
     _check_audio_bounds(SAMPLE_RATE, 1, len(samples))  # what was decoded, whatever the header said
     pcm16 = audio.to_pcm16(samples)
-    if len(pcm16) < ev.MIN_COMMIT_MS * audio.BYTES_PER_MS:
+    if len(pcm16) < MIN_COMMIT_MS * audio.BYTES_PER_MS:
         raise RelayError(400, "audio_too_short", f"the audio lasts {len(pcm16) / audio.BYTES_PER_MS:.0f} ms; "
-                         f"the Realtime API needs at least {ev.MIN_COMMIT_MS} ms")
+                         f"the Realtime API needs at least {MIN_COMMIT_MS} ms")
     return pcm16
 
 

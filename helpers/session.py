@@ -1,4 +1,4 @@
-"""The client side of a Realtime session as pure state: no socket, no thread, no clock.
+"""The client side of a Realtime session as pure state: no socket, no thread of its own, no clock.
 
 Like the `Protocol` of ``websockets`` (``receive_data`` in, events out) and h11's connection
 object, `ClientSession` is fed what crossed the wire and says what to do next:
@@ -13,8 +13,9 @@ object, `ClientSession` is fed what crossed the wire and says what to do next:
 
 It keeps `history` (every `Frame` both ways), `session` (the last session object the server
 sent) and `conversation` (a `helpers.conversation.Conversation` brought up to date on read).
-Listeners added with `subscribe` see each frame as it is recorded: the client's log and
-recorder, a voice session or a relay. `RealtimeClient` is the I/O around it.
+Listeners added with `subscribe` see each frame as it is recorded (the client's log and
+recorder are two); `VoiceSession` and the relay read `conversation` instead of keeping their
+own. `RealtimeClient` is the I/O around it; a lock lets its two threads share one core.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import events as ev
+from . import personas
 from .cassette import Frame
 from .conversation import Conversation
 from .errors import RealtimeServerError
 
-__all__ = ["ClientSession", "Listener", "match_set"]
+__all__ = ["ClientSession", "Listener", "match_set", "server_error"]
 
 Listener = Callable[[Frame, "str | None"], None]
 """Called with each frame recorded and its wire text (None for binary or unparseable frames)."""
@@ -43,7 +44,7 @@ class ClientSession:
     """The protocol state of one client session in `dialect`: history, session object, conversation."""
 
     def __init__(self, dialect: str = "beta") -> None:
-        self.dialect = ev.check_dialect(dialect)
+        self.dialect = personas.check_dialect(dialect)
         self.history: list[Frame] = []
         self.session: dict | None = None
         self.close_code: int | None = None
@@ -176,7 +177,7 @@ def match_set(types: Iterable[str]) -> frozenset[str]:
     for name in types:
         if not isinstance(name, str) or not name:
             raise TypeError(f"event types are non-empty strings, not {name!r}")
-        out |= ev.aliases(name)
+        out |= personas.aliases(name)
     return frozenset(out)
 
 

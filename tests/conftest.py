@@ -1,3 +1,3 @@
-"""Shared pytest fixtures: the replay-server fixtures of tests/replay_fixtures.py for every test file."""
+"""Shared pytest fixtures for every test file: tests/replay_fixtures.py and tests/relay_fixtures.py."""
 
-pytest_plugins = ["tests.replay_fixtures"]
+pytest_plugins = ["tests.replay_fixtures", "tests.relay_fixtures"]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.bench_replay import build_cassette, schedule
 from helpers.client import RealtimeClient
 from helpers.errors import RealtimeConnectionClosed
+from tests.paced_cassette import build_cassette, schedule
 from tests.replay_fixtures import start_cli, stop_cli
 
 REPO = Path(__file__).resolve().parent.parent

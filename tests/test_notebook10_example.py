@@ -41,9 +41,9 @@ def recorded_answer(path) -> str:
 
 
 def test_replay_gives_the_recorded_answer():
-    with (serve_in_background(speed=0) as server,          # speed 0: no recorded pauses
-          helpers.connect("replay", cassette=NAME, url=server.url) as client):
-        answer = say_hello(client)
+    with serve_in_background(speed=0) as server:          # speed 0: no recorded pauses
+        with helpers.connect("replay", cassette=NAME, url=server.url) as client:
+            answer = say_hello(client)
     assert answer == recorded_answer(default_cassettes() / f"{NAME}.jsonl")
     report = server.reports[-1]                           # complete once the server has stopped
     assert report["responses_left"] == 0, report

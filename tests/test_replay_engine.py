@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from helpers.personas import convert_session
-from helpers.replay.recording import convert_run
-from helpers.personas import PERSONAS
+from helpers.personas import PERSONAS, convert_session
 from helpers.replay.engine import Library, Options, Session, mask_key
+from helpers.replay.recording import convert_run
 from tests.replay_fixtures import b64, build_cassettes, response_run, tone
 
 

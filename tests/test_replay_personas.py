@@ -290,27 +290,27 @@ def tool_cassettes(tmp_path_factory):
 @pytest.mark.parametrize("model", ["step-1o-audio", "gpt-realtime"])
 def test_no_tools_session_gets_no_function_call(tool_cassettes, model):
     from helpers.replay import serve_in_background
-    with serve_in_background(tool_cassettes, speed=0, strict=True) as server:
-        with connect(url(server.url, model, cassette="tool_call")) as ws:
-            ws.recv(timeout=5)
-            ws.send(json.dumps({"type": "response.create"}))
-            events = events_until(ws, "response.done")
-            assert not any("function_call" in e["type"] for e in events)
-            assert events[-1]["response"]["output"] == []  # what it gets instead: the response, without the call
+    with (serve_in_background(tool_cassettes, speed=0, strict=True) as server,
+          connect(url(server.url, model, cassette="tool_call")) as ws):
+        ws.recv(timeout=5)
+        ws.send(json.dumps({"type": "response.create"}))
+        events = events_until(ws, "response.done")
+        assert not any("function_call" in e["type"] for e in events)
+        assert events[-1]["response"]["output"] == []  # what it gets instead: the response, without the call
     report = server.reports[-1]
     assert not report["ok"] and "get_weather" in report["message"] and "no tools" in report["message"]
-    with serve_in_background(tool_cassettes, speed=0, strict=True) as server:
-        with connect(url(server.url, model, cassette="tool_call")) as ws:
-            ws.recv(timeout=5)
-            tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
-            session = {"tools": [tool]} if model.startswith("step") else {"type": "realtime", "tools": [tool]}
-            ws.send(json.dumps({"type": "session.update", "session": session}))
-            ws.send(json.dumps({"type": "response.create"}))
-            events = events_until(ws, "response.done")
-            call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
-            ws.send(json.dumps({"type": "conversation.item.create", "item": {
-                "type": "function_call_output", "call_id": call["call_id"], "output": "{}"}}))
-            assert json.loads(ws.recv(timeout=5))["type"] in ("conversation.item.created", "conversation.item.added")
+    with (serve_in_background(tool_cassettes, speed=0, strict=True) as server,
+          connect(url(server.url, model, cassette="tool_call")) as ws):
+        ws.recv(timeout=5)
+        tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+        session = {"tools": [tool]} if model.startswith("step") else {"type": "realtime", "tools": [tool]}
+        ws.send(json.dumps({"type": "session.update", "session": session}))
+        ws.send(json.dumps({"type": "response.create"}))
+        events = events_until(ws, "response.done")
+        call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+        ws.send(json.dumps({"type": "conversation.item.create", "item": {
+            "type": "function_call_output", "call_id": call["call_id"], "output": "{}"}}))
+        assert json.loads(ws.recv(timeout=5))["type"] in ("conversation.item.created", "conversation.item.added")
     assert server.reports[-1]["ok"]
 
 

@@ -194,7 +194,8 @@ def test_debug_logs_never_hold_the_key(caplog):
 
 
 def test_the_server_keeps_a_bounded_number_of_reports(cassette_dir, monkeypatch):
-    from helpers.replay import server as server_module, serve_in_background
+    from helpers.replay import serve_in_background
+    from helpers.replay import server as server_module
 
     monkeypatch.setattr(server_module.ReplayServer, "MAX_REPORTS", 3)
     with serve_in_background(cassette_dir, speed=0) as server:

@@ -7,7 +7,7 @@ import pytest
 from helpers import pricing
 from helpers.conversation import Conversation
 from helpers.report import TurnReport, turn_report
-from tests.test_conversation import (
+from tests.frames import (
     DIALECTS,
     USAGE,
     S,

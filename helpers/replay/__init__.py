@@ -38,7 +38,8 @@ from .engine import Library, Options, Recording, Session, open_session
 from .server import ReplayServer, run, url_of
 
 __all__ = ["BackgroundServer", "Library", "Options", "Recording", "ReplayServer", "Session",
-           "default_cassettes", "open_session", "provenance", "serve_in_background", "shared_server"]
+           "default_cassettes", "open_session", "provenance", "serve_in_background", "shared_server",
+           "stop_shared_server"]
 
 START_TIMEOUT = 10.0
 
@@ -113,8 +114,13 @@ _shared_lock = threading.Lock()
 
 
 def shared_server() -> BackgroundServer:
-    """The process-wide replay server: started on first use (default cassettes, speed from
-    $REALTIME_REPLAY_SPEED, default 1.0) and stopped at interpreter exit."""
+    """The process-wide replay server that `helpers.connect()` uses when given no URL.
+
+    Its lifetime: started on first use (default cassettes, speed from $REALTIME_REPLAY_SPEED,
+    default 1.0), kept for every later `connect()` in the process, and stopped by
+    `stop_shared_server()` or at interpreter exit, whichever comes first. Settings are read once,
+    at the start: stop it to apply a changed $REALTIME_REPLAY_SPEED.
+    """
     global _shared
     with _shared_lock:
         if _shared is None:
@@ -124,5 +130,15 @@ def shared_server() -> BackgroundServer:
             except ValueError:
                 raise ValueError(f"REALTIME_REPLAY_SPEED must be a number >= 0, not {raw!r}") from None
             _shared = serve_in_background(speed=speed)
-            atexit.register(_shared.stop)
+            atexit.register(stop_shared_server)
         return _shared
+
+
+def stop_shared_server(timeout: float = 10.0) -> None:
+    """Stop the process-wide replay server now, if one runs (the next `connect()` starts a new one)."""
+    global _shared
+    with _shared_lock:
+        server, _shared = _shared, None
+    if server is not None:
+        atexit.unregister(stop_shared_server)
+        server.stop(timeout)

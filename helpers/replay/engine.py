@@ -165,7 +165,7 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         options = Options(**{**options.__dict__, **settings})
     except ValueError as exc:
         return _refuse("invalid_value", f"Invalid query parameter: {exc}.", 4000, "invalid_request_error.invalid_value")
-    name = query.get("cassette")
+    name = query.get("cassette") or ""
     recording = library.get(name) if name and library is not None else None
     # the names are listed only in errors: a session without its cassette
     available = library.names() if library is not None and recording is None else []
@@ -337,7 +337,7 @@ class Session:
                   "strict": self.options.strict, "ok": not (self.options.strict and (left or playback.notes))}
         problems = []
         if left:
-            first = self.recording.prepared(self.persona)[0][playback.consumed].line
+            first = self.recording.prepared(self.persona)[0][playback.consumed].line if self.recording else "?"
             problems.append(f"{left} recorded response(s) left unconsumed, the first at line {first}")
         problems += list(playback.notes)
         if problems:
@@ -435,7 +435,7 @@ class Session:
     def _append(self, event: dict, now: float) -> None:
         vad = self._turn_detection()
         for change, offset in self.input.append(event, vad):
-            self._vad_change(change, offset, vad, now)
+            self._vad_change(change, offset, vad or {}, now)  # changes come only with VAD on
 
     def _vad_change(self, change: str, offset: int, vad: dict, now: float) -> None:
         ms = offset // BYTES_PER_MS
@@ -446,7 +446,7 @@ class Session:
             if self.playback.active is not None and vad.get("interrupt_response", True):
                 self.playback.cancel("turn_detected", now)
             return
-        item_id, self.input.vad.item_id = self.input.vad.item_id, None
+        item_id, self.input.vad.item_id = self.input.vad.item_id or self.outbox.new_id("item"), None  # set at start
         self.outbox.send("input_audio_buffer.speech_stopped", now, audio_end_ms=ms, item_id=item_id)
         self._commit_buffer(item_id, offset, now)
         if vad.get("create_response", True) and self.playback.active is None:

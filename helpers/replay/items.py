@@ -123,7 +123,7 @@ class Conversation:
         item = self.items[self.find(event["item_id"])]
         index = expect(event["content_index"], int, "content_index", "an integer")
         end_ms = expect(event["audio_end_ms"], int, "audio_end_ms", "an integer")
-        content = item.get("content") if isinstance(item.get("content"), list) else []
+        content = item["content"] if isinstance(item.get("content"), list) else []
         part = content[index] if 0 <= index < len(content) and isinstance(content[index], dict) else {}
         if item.get("role") != "assistant" or part.get("type") not in ("audio", "output_audio") \
                 or item["id"] not in self.audio_sent:

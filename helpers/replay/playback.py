@@ -135,6 +135,8 @@ class Playback:
     def cancel(self, reason: str, now: float) -> None:
         """End the active response now: close its open parts and items, then ``response.done`` cancelled."""
         active, self.active = self.active, None
+        if active is None:  # nothing runs: nothing to cancel
+            return
         self.streams = [s for s in self.streams if s.active is not active]
         if not active.created_sent:
             self._emit_live(active, active.recorded.steps[0], now)
@@ -216,7 +218,8 @@ class Playback:
             active.deltas += 1
             delta = event.get("delta") if isinstance(event.get("delta"), str) else ""
             if kind == "response.audio.delta":
-                self.conversation.audio_sent[item_id] = self.conversation.audio_sent.get(item_id, 0) + step.audio_bytes
+                sent = self.conversation.audio_sent
+                sent[str(item_id)] = sent.get(str(item_id), 0) + step.audio_bytes
             elif kind == "response.audio_transcript.delta" and part:
                 part.transcript += delta
             elif kind == "response.text.delta" and part:
@@ -259,7 +262,7 @@ class Playback:
         elif step.kind in LIVE_ACKS and not active.scope.in_conversation:
             return  # an out-of-band response adds nothing to the conversation
         elif step.kind in LIVE_ACKS:
-            item = event.get("item") if isinstance(event.get("item"), dict) else {}
+            item = event["item"] if isinstance(event.get("item"), dict) else {}
             if all(existing.get("id") != item.get("id") for existing in self.conversation.items):
                 self.conversation.items.append(copy.deepcopy(item))
             event["previous_item_id"] = self.conversation.previous_id(item.get("id"))

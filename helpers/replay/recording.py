@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import cassette as cassettes
-from ..personas import (GA_TO_BETA, OBFUSCATED_DELTAS, Persona, check_dialect, convert_event, convert_item,
-                        in_dialect)
+from ..personas import GA_TO_BETA, OBFUSCATED_DELTAS, Persona, check_dialect, convert_event, convert_item, in_dialect
 
 LIVE_ACKS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
 _SAFE_NAME = re.compile(r"^(?:[A-Za-z0-9_\-]+/)?[A-Za-z0-9_.\-]{1,128}$")  # one optional subfolder: zh-CN/03_text_turn
@@ -101,14 +100,14 @@ def convert_run(events: list[dict], dialect: str) -> list[tuple[int, dict]]:
     out: list[tuple[int, dict]] = []
     for index, event in enumerate(events):
         kind = event.get("type")
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = event["item"] if isinstance(event.get("item"), dict) else {}
         if kind == "response.output_item.added" and item.get("name"):
-            names[item.get("id")] = item["name"]
+            names[str(item.get("id"))] = item["name"]
         if kind == "conversation.item.done" and dialect == "beta":
             continue
         converted = convert_event(event, dialect)
         if dialect == "ga" and converted["type"] == "response.function_call_arguments.done":
-            converted.setdefault("name", names.get(event.get("item_id"), ""))
+            converted.setdefault("name", names.get(str(event.get("item_id")), ""))
         if (dialect == "ga" and kind == "response.output_item.done" and not has_item_done
                 and item.get("id") in acked):
             done = {"type": "conversation.item.done", "event_id": f"{event.get('event_id', 'event')}_d",
@@ -155,7 +154,7 @@ class _Framing:
         return event
 
     def item_ids(self, item: dict) -> dict:
-        return dict(item, id=self.new_id(item.get("id"), "item")) if "id" in item else dict(item)
+        return dict(item, id=self.new_id(item["id"], "item")) if "id" in item else dict(item)
 
     def text_part(self, part: dict) -> dict:
         """An audio content part as text (its transcript) for a text-only session."""
@@ -171,10 +170,10 @@ class _Framing:
 
     def keep(self, event: dict) -> bool:
         """False for events of a function call the session cannot get (no tools declared)."""
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = event["item"] if isinstance(event.get("item"), dict) else {}
         if not self.tools and item.get("type") == "function_call":
             if item.get("id") not in self.dropped_items:
-                self.dropped_items.update((item.get("id"), self.new_id(item.get("id"), "item")))
+                self.dropped_items.update((str(item.get("id")), self.new_id(str(item.get("id")), "item")))
                 self.notes.append(f"function call {item.get('name')!r} left out: the session declares no tools")
             return False
         return event.get("item_id") not in self.dropped_items
@@ -262,7 +261,7 @@ class Recording:
                 transcripts.setdefault(str(event.get("item_id")), []).append((frame.t, event))
                 continue
             if kind in ("conversation.item.created", "conversation.item.added") and current is None:
-                item = event.get("item") if isinstance(event.get("item"), dict) else {}
+                item = event["item"] if isinstance(event.get("item"), dict) else {}
                 if is_user_audio(item) and all(item.get("id") != done for done, _ in committed):
                     committed.append((str(item.get("id")), frame.t))  # a whole recording sent as an item
                 continue
@@ -283,7 +282,7 @@ class Recording:
 
     @staticmethod
     def _belongs(kind: str, event: dict, run: _Run) -> bool:
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = event["item"] if isinstance(event.get("item"), dict) else {}
         if kind == "response.output_item.added":
             run.item_ids.add(item.get("id"))
         if kind.startswith(("input_audio_buffer.", "session.", "transcription_session.")) or kind == "error":

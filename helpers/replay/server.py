@@ -12,13 +12,14 @@ import asyncio
 import logging
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from ..cassette import scrub_text
 from .engine import Library, Options, Refusal, Session, open_session
@@ -76,6 +77,7 @@ class ReplayServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None  # the handshake is done when a handler runs
         query = dict(parse_qsl(urlsplit(ws.request.path).query))
         headers = {name.lower(): value for name, value in ws.request.headers.raw_items()}
         offered = tuple(p.strip() for value in ws.request.headers.get_all("Sec-WebSocket-Protocol")
@@ -170,9 +172,9 @@ async def _send_batch(ws: ServerConnection, texts: list[str]) -> None:
             ws.transport.write(data)
 
 
-def _select_subprotocol(connection: ServerConnection, offered) -> str | None:
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     """Echo ``realtime`` when offered (browsers may fail the handshake otherwise); accept none."""
-    return "realtime" if "realtime" in offered else None
+    return Subprotocol("realtime") if "realtime" in offered else None
 
 
 async def run(server: ReplayServer, host: str, port: int, started: Callable[[Server], None],

@@ -13,6 +13,7 @@ import soundfile
 
 from helpers import relay, relay_core
 from helpers.replay import serve_in_background
+from tests.relay_fixtures import FakeClock
 from tests.replay_fixtures import REPO
 
 MEDIA = REPO / "media"
@@ -20,22 +21,6 @@ QUESTION = "Hi! Can you tell me a fun fact about octopuses?"
 ANSWER_1 = "Sure! An octopus has blue blood, because it carries oxygen with copper instead of iron."
 ANSWER_2 = "It has three hearts. Two pump blood through the gills, and one pumps it to the rest of the body."
 FAKE_KEY = "sk-relay-test-7f3a9c1e5b2d4f6a8c0e"
-
-
-class FakeClock:
-    """A clock the test moves by hand, for idle expiry without waiting."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with serve_in_background(speed=0) as server:
-        yield server
 
 
 @pytest.fixture
@@ -110,7 +95,8 @@ def test_two_turns_carry_history(start_relay, dialect):
         done = events[-1][1]
         assert events[-1][0] == "done" and spoken(events) == done["transcript"] == ANSWER_1
         assert done["status"] == "completed" and done["report"]["status"] == "completed"
-        assert done["report"]["output_tokens"] > 0 and done["report"]["cost"]["currency"] == ("CNY" if dialect == "beta" else "USD")
+        assert done["report"]["output_tokens"] > 0
+        assert done["report"]["cost"]["currency"] == ("CNY" if dialect == "beta" else "USD")
 
         audio = http.get(done["audio_url"])
         assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
@@ -174,7 +160,8 @@ def test_concurrent_conversations_are_isolated_and_one_turn_at_a_time(start_rela
 
 
 def test_a_new_conversation_is_refused_while_every_kept_one_is_mid_turn(start_relay):
-    server = start_relay(max_conversations=1)
+    # the upstream answers at the recorded pace: the first turn is surely still running at the second request
+    server = start_relay(max_conversations=1, connect_options={"speed": 1})
     with (http_client(server) as http,
           http.stream("POST", "/process_audio", files={"file": (MEDIA / "question_en.wav").open("rb")}) as a):
         lines = a.iter_lines()

@@ -154,3 +154,22 @@ def test_helpers_client_drives_the_cli_server(model):
     assert code == 0
     deltas = [e["delta"] for e in received if e["type"].endswith("audio_transcript.delta")]
     assert "".join(deltas).startswith("Hello")
+
+
+def test_the_shared_replay_server_lives_until_stopped_and_restarts_on_the_next_connect(monkeypatch):
+    from helpers import replay
+
+    monkeypatch.delenv("REALTIME_REPLAY_URL", raising=False)
+    monkeypatch.setenv("REALTIME_REPLAY_SPEED", "0")
+    replay.stop_shared_server()
+    with helpers.connect("replay", cassette="01_connect", log=False) as client:
+        client.wait_for("session.created", timeout=5)
+    first = replay.shared_server()
+    assert first._thread.is_alive() and client.url.startswith(first.url)
+    replay.stop_shared_server()
+    assert not first._thread.is_alive()
+    with helpers.connect("replay", cassette="01_connect", log=False) as client:
+        client.wait_for("session.created", timeout=5)
+    second = replay.shared_server()
+    assert second is not first and second._thread.is_alive()
+    replay.stop_shared_server()

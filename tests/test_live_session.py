@@ -1,15 +1,12 @@
-"""helpers.live: voice turns driven by a file "microphone" and the virtual player, against the replay server."""
+"""helpers.live_session: voice turns driven by a file "microphone" and the virtual player, against the replay server."""
 
 from __future__ import annotations
 
 import math
-import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soxr
 
 import helpers
 from helpers import cassette
@@ -19,7 +16,6 @@ from helpers.live import FileSource, VoiceSession
 from helpers.player import VirtualPlayer
 from helpers.replay import serve_in_background
 from helpers.report import turn_report
-from tests.fresh_python import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "media"
@@ -192,10 +188,6 @@ def test_a_server_error_ends_the_turn_with_its_code(server):
 
 
 def test_bad_input_is_refused_clearly(server):
-    with pytest.raises(ValueError, match="even number of bytes"):
-        FileSource(b"\x00\x01\x02")
-    with pytest.raises(ValueError, match="chunk_ms"):
-        FileSource(bytes(100), chunk_ms=0)
     with open_client(server, "01_connect") as client, VirtualPlayer() as player, \
             VoiceSession(client, player) as voice:
         with pytest.raises(RuntimeError, match="without press"):
@@ -204,65 +196,3 @@ def test_bad_input_is_refused_clearly(server):
             voice.send_clip(b"")
     with pytest.raises(RuntimeError, match="closed"):
         voice.press(FileSource(bytes(4800)))
-
-
-def test_file_source_paces_like_a_microphone_and_stops_when_released():
-    source = FileSource(bytes(48 * 1000), chunk_ms=100, realtime=True)
-    chunks = []
-    for chunk in source:
-        chunks.append(chunk)
-        if len(chunks) == 3:
-            source.stop()
-    assert [len(c) for c in chunks] == [4800] * 3
-
-
-# -- the pyaudio microphone, with ALSA's file plugin as the device -----------------------
-
-
-
-def test_no_pyaudio_is_said_in_one_line():
-    result = run_python("""
-        import sys
-        sys.modules["pyaudio"] = None
-        from helpers.live import microphone_problem, MicrophoneSource
-        print(microphone_problem())
-        try:
-            MicrophoneSource()
-        except RuntimeError as exc:
-            print(exc)
-    """)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev)",
-        "no microphone: pyaudio is not installed (pip install pyaudio; it needs portaudio19-dev)"]
-    assert result.stderr == ""
-
-
-def test_the_microphone_records_the_device_and_resamples_to_24k(tmp_path):
-    pytest.importorskip("pyaudio")
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the capture device is an ALSA plugin")
-    speech = load_audio(MEDIA / "question_en.wav", verbose=False)
-    device_rate = 44100                                 # PortAudio's default rate for an ALSA plugin
-    played_in = tmp_path / "microphone.raw"
-    played_in.write_bytes(to_pcm16(soxr.resample(speech, 24000, device_rate)))
-    (tmp_path / ".asoundrc").write_text(
-        f'pcm.!default {{ type file slave.pcm "null" file "/dev/null" infile "{played_in}" format "raw" }}\n')
-    recorded = tmp_path / "recorded.raw"
-    result = run_python(f"""
-        from helpers.live import MicrophoneSource, microphone_problem
-        assert microphone_problem() is None
-        source = MicrophoneSource(chunk_ms=100)
-        chunks = []
-        for chunk in source:
-            chunks.append(chunk)
-            if len(chunks) == 20:
-                source.stop()
-        open({str(recorded)!r}, "wb").write(b"".join(chunks))
-    """, home=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    got = np.frombuffer(recorded.read_bytes(), dtype="<i2").astype(np.float32) / 32768
-    assert 1.8 * 24000 < len(got) <= 2.0 * 24000
-    want = speech[:len(got)]
-    assert np.corrcoef(got[2000:], want[2000:])[0, 1] > 0.95
