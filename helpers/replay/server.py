@@ -9,8 +9,12 @@ Keys and Authorization headers are never logged.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
 import re
+from collections import deque
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Callable
@@ -18,12 +22,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from ..cassette import scrub_text
+from ..limits import MAX_FRAME_BYTES, cassette_name_problem, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
 
 PATHS = ("/v1/realtime", "/realtime")
-MAX_FRAME_BYTES = 32 * 1024 * 1024  # above the 15 MiB append limit, so the engine can answer with an error
+OUTPUT_HIGH_WATER = 256 * 1024   # bytes waiting for the client before a write waits (websockets' write_limit)
+WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before the client is dropped
+INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
+PING_INTERVAL = PING_TIMEOUT = 20.0
+MAX_REPORTS = 1000               # session summaries kept, newest last
 log = logging.getLogger("helpers.replay")
 
 
@@ -41,24 +51,66 @@ _wire_log = logging.getLogger("helpers.replay.wire")
 _wire_log.addFilter(_RedactCredentials())
 
 
+class _BoundedConnection(ServerConnection):
+    """A connection dropped (one log line) when output waits above the high-water mark for `write_timeout` s.
+
+    The transport calls `pause_writing` when unread output passes the mark; every write, keepalive
+    pings included, then waits. A client that reads nothing for that long is closed, so no write
+    stalls for ever and nothing piles up behind it.
+    """
+
+    def __init__(self, *args, write_timeout: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.write_timeout = write_timeout
+        self._stall: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall = self.loop.call_later(self.write_timeout, self._drop_stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_stall()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall()
+        super().connection_lost(exc)
+
+    def _cancel_stall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _drop_stalled(self) -> None:
+        self._stall = None
+        log.warning("closed %s: the client read nothing for %g s while %d bytes waited for it",
+                    _peer(self), self.write_timeout, self.transport.get_write_buffer_size())
+        self.transport.abort()
+
+
 class ReplayServer:
-    """Serves the cassettes of one folder; `reports` collects one summary per finished session.
+    """Serves the cassettes of one folder; `reports` keeps a summary of the last `MAX_REPORTS` sessions.
 
     `live` counts the sessions in progress; `on_report` is called with each summary as a session ends.
+    A client that leaves output unread for `write_timeout` seconds is disconnected.
     """
 
     def __init__(self, cassettes: str | Path | None, options: Options | None = None,
-                 on_report: Callable[[dict], None] | None = None):
+                 on_report: Callable[[dict], None] | None = None, write_timeout: float = WRITE_TIMEOUT):
         self.library = Library(cassettes) if cassettes is not None else None
         self.options = options or Options()
-        self.reports: list[dict] = []
+        self.reports: deque[dict] = deque(maxlen=MAX_REPORTS)
         self.live = 0
+        self.write_timeout = write_timeout
         self._on_report = on_report
 
     def serve(self, host: str = "127.0.0.1", port: int = 0):
         """The `websockets` server (an async context manager) listening on host:port."""
         return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
-                     max_size=MAX_FRAME_BYTES, compression=None, server_header="helpers-replay", logger=_wire_log)
+                     max_size=MAX_FRAME_BYTES, max_queue=INPUT_QUEUE, write_limit=OUTPUT_HIGH_WATER,
+                     ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, compression=None,
+                     server_header="helpers-replay", logger=_wire_log,
+                     create_connection=partial(_BoundedConnection, write_timeout=self.write_timeout))
 
     @staticmethod
     def _process_request(connection: ServerConnection, request):
@@ -74,35 +126,61 @@ class ReplayServer:
         headers = {name.lower(): value for name, value in ws.request.headers.raw_items()}
         offered = tuple(p.strip() for value in ws.request.headers.get_all("Sec-WebSocket-Protocol")
                         for p in value.split(","))
-        outcome = open_session(query, headers, self.library, self.options, offered)
+        problem = cassette_name_problem(query["cassette"]) if query.get("cassette") else None
+        if problem is not None:
+            outcome: Session | Refusal = Refusal(_error_text("event_refused", "invalid_value", problem, "cassette"),
+                                                 4000, "invalid_request_error.invalid_value")
+        else:
+            outcome = open_session(query, headers, self.library, self.options, offered)
         if isinstance(outcome, Refusal):
-            await ws.send(outcome.text)
-            await ws.close(outcome.code, outcome.reason)
+            try:
+                await ws.send(outcome.text)
+                await ws.close(outcome.code, outcome.reason)
+            except ConnectionClosed:
+                pass
             return
         session: Session = outcome
         loop = asyncio.get_running_loop()
         session.start(loop.time())
-        wake = asyncio.Event()
-        writer = asyncio.create_task(self._write(ws, session, wake))
+        wake, caught_up = asyncio.Event(), asyncio.Event()
+        caught_up.set()
+        refused: list[str] = []
+        writer = asyncio.create_task(self._write(ws, session, wake, caught_up, refused))
+        event_ids = itertools.count(1)
         self.live += 1
         try:
-            async for message in ws:
-                session.receive(message, loop.time())
+            while True:
+                # Read the next frame only once the answers to the last one are written: a client that
+                # does not read stops being read, and its replies cannot pile up in memory.
+                await caught_up.wait()
+                message = await ws.recv()
+                violation = check_frame(message)
+                if violation is None:
+                    _receive(ws, session, message, loop.time(), refused)
+                else:
+                    refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
+                                               violation.param, violation.event_id))
+                caught_up.clear()
                 wake.set()
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as closed:
+            if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                log.warning("closed %s: %s (frames above %d bytes are not read)", _peer(ws), closed.sent.reason,
+                            MAX_FRAME_BYTES)
         finally:
             writer.cancel()
             self.live -= 1
             self._finish(session)
 
     @staticmethod
-    async def _write(ws: ServerConnection, session: Session, wake: asyncio.Event) -> None:
+    async def _write(ws: ServerConnection, session: Session, wake: asyncio.Event, caught_up: asyncio.Event,
+                     refused: list[str]) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
                 wake.clear()
                 texts = session.poll(loop.time())
+                if refused:
+                    texts[:0], refused[:] = refused, []
                 if len(texts) == 1:
                     await ws.send(texts[0])
                 elif texts:
@@ -110,6 +188,7 @@ class ReplayServer:
                 if session.close is not None:
                     await ws.close(*session.close)
                     return
+                caught_up.set()
                 deadline = session.next_deadline()
                 timer = loop.call_at(deadline, wake.set) if deadline is not None else None
                 await wake.wait()
@@ -117,6 +196,8 @@ class ReplayServer:
                     timer.cancel()
         except ConnectionClosed:
             pass
+        finally:
+            caught_up.set()
 
     def _finish(self, session: Session) -> None:
         report = session.report()
@@ -125,6 +206,29 @@ class ReplayServer:
             log.warning("strict replay: %s", report["message"])
         if self._on_report is not None:
             self._on_report(report)
+
+
+def _receive(ws: ServerConnection, session: Session, message: str | bytes, now: float, refused: list[str]) -> None:
+    """Hand a frame to the engine; an engine failure is logged as one line and answered, never a traceback."""
+    try:
+        session.receive(message, now)
+    except Exception as exc:  # an engine defect must not end the session or print a traceback
+        log.error("replay engine failed on a frame from %s: %s: %s", _peer(ws), type(exc).__name__, str(exc)[:200])
+        refused.append(_error_text("event_engine_failure", "server_error", "The replay server could not handle "
+                                   "this event (a defect in the server, logged); the session goes on.",
+                                   kind="server_error"))
+
+
+def _error_text(event_id: str, code: str, message: str, param: str | None = None,
+                client_event_id: str | None = None, kind: str = "invalid_request_error") -> str:
+    """A protocol ``error`` event (the same shape in both dialects) as JSON text."""
+    return json.dumps({"type": "error", "event_id": event_id, "error": {
+        "type": kind, "code": code, "message": message, "param": param, "event_id": client_event_id}})
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.transport.get_extra_info("peername") if ws.transport is not None else None
+    return f"{address[0]}:{address[1]}" if address else "a client"
 
 
 async def _send_batch(ws: ServerConnection, texts: list[str]) -> None:

@@ -1,0 +1,136 @@
+"""Input limits: the one place that says how big, deep and long anything a client sends may be.
+
+Pure functions, no I/O. The replay server checks every client frame with `check_frame` before
+its engine sees it, and every ``cassette=`` name with `cassette_name_problem`; each violation
+becomes a protocol ``error`` event (``invalid_request_error``) and the session goes on. A frame
+above `MAX_FRAME_BYTES` is not read at all (WebSocket close 1009, "message too big").
+
+The numbers are this project's own guard rails, chosen above anything the Realtime API accepts
+from a real client (15 MiB audio per append, 32k-token contexts); OpenAI's own limits on
+nesting, numbers and names are not published (unconfirmed). Codes are the documented
+``invalid_json`` (structure) and ``invalid_value`` (a value, with its ``param``); the "string too
+long" wording follows OpenAI's REST API errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, NamedTuple
+
+MAX_FRAME_BYTES = 32 * 1024 * 1024   # one frame; the engine answers appends above 15 MiB, larger frames close 1009
+MAX_DEPTH = 64                       # nested objects/arrays; tool JSON schemas need a few dozen at most
+MAX_VALUES = 100_000                 # JSON values in one frame
+MAX_INT = 2 ** 53                    # |n| <= 2^53: integers every JSON reader holds exactly (RFC 7493)
+MAX_NAME_CHARS = 256                 # object keys and identifier-like fields (NAME_FIELDS)
+MAX_STRING_CHARS = 1024 * 1024       # any other string (instructions, text, arguments, outputs)
+MAX_CASSETTE_NAME = 128              # characters of a ``cassette=`` name (file systems allow 255 bytes)
+
+NAME_FIELDS = frozenset({"type", "event_id", "id", "item_id", "previous_item_id", "call_id", "response_id",
+                         "name", "role", "status", "voice", "model", "object"})
+BULK_FIELDS = frozenset({"audio", "image_url"})   # base64 payloads: bounded by the frame alone
+
+_CASSETTE_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")
+
+
+class Violation(NamedTuple):
+    """One limit a client frame broke: becomes an ``error`` event with these fields."""
+
+    code: str
+    message: str
+    param: str | None = None
+    event_id: str | None = None
+
+
+class _Rejected(NamedTuple):
+    """A number the JSON decoder met that no limit admits; reported with its place by `_walk`."""
+
+    kind: str   # "integer" (too large) or "number" (not finite)
+    what: str
+
+
+def check_frame(message: str | bytes) -> Violation | None:
+    """The first limit `message` breaks, or None. Frames that are not JSON pass: the engine answers those.
+
+    The frame size itself is enforced as the frame arrives (`MAX_FRAME_BYTES`, the WebSocket
+    close 1009): a frame the server refuses to hold in memory cannot be read to be answered.
+    """
+    if not isinstance(message, str):
+        return None
+    try:
+        value = json.loads(message, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    except RecursionError:
+        return Violation("invalid_json", f"Invalid event: JSON nested more than {MAX_DEPTH} levels deep.")
+    except ValueError:
+        return None
+    event_id = value.get("event_id") if isinstance(value, dict) else None
+    if not isinstance(event_id, str) or len(event_id) > MAX_NAME_CHARS:
+        event_id = None
+    problem = _walk(value)
+    return problem._replace(event_id=event_id) if problem is not None else None
+
+
+def cassette_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a cassette file (too long, or not a plain file stem), or None when it can."""
+    if len(name) > MAX_CASSETTE_NAME:
+        return (f"The cassette name is {len(name)} characters long; a name has at most {MAX_CASSETTE_NAME} "
+                "characters.")
+    if not _CASSETTE_NAME.fullmatch(name):
+        return ("A cassette name is a file stem: letters, digits, '_', '-' and '.', not starting with '.' "
+                "(no folders).")
+    return None
+
+
+def _parse_int(digits: str) -> int | _Rejected:
+    if len(digits.lstrip("-")) > 16:   # 2^53 has 16 digits: longer ones are never converted
+        return _Rejected("integer", f"an integer of {len(digits.lstrip('-'))} digits")
+    number = int(digits)
+    return number if abs(number) <= MAX_INT else _Rejected("integer", f"the integer {number}")
+
+
+def _parse_float(text: str) -> float | _Rejected:
+    number = float(text)
+    return number if math.isfinite(number) else _Rejected("number", f"{text[:32]!r}, which is not finite")
+
+
+def _parse_constant(name: str) -> _Rejected:
+    return _Rejected("number", f"{name}, which JSON does not allow")
+
+
+def _walk(value: Any) -> Violation | None:
+    """Check depth, value count, numbers, keys and string lengths, iteratively (no recursion)."""
+    stack: list[tuple[Any, tuple, str | None]] = [(value, (), None)]
+    seen = 0
+    while stack:
+        node, path, field = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return Violation("invalid_json", f"Invalid event: more than {MAX_VALUES} JSON values in one frame.")
+        if len(path) > MAX_DEPTH:
+            return Violation("invalid_json", f"Invalid event: JSON nested more than {MAX_DEPTH} levels deep.",
+                             _param(path[:1]))
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if len(key) > MAX_NAME_CHARS:
+                    return Violation("invalid_value", f"Invalid event: a key of {len(key)} characters; "
+                                     f"keys have at most {MAX_NAME_CHARS}.", _param(path))
+                stack.append((item, path + (key,), key))
+        elif isinstance(node, list):
+            stack.extend((item, path + (index,), field) for index, item in enumerate(node))
+        elif isinstance(node, str):
+            limit = None if field in BULK_FIELDS else MAX_NAME_CHARS if field in NAME_FIELDS else MAX_STRING_CHARS
+            if limit is not None and len(node) > limit:
+                return Violation("invalid_value", f"Invalid '{_param(path)}': string too long. Expected a "
+                                 f"string with maximum length {limit}, but got a string with length {len(node)} "
+                                 "instead.", _param(path))
+        elif isinstance(node, _Rejected):
+            bound = f"integers lie within ±{MAX_INT}" if node.kind == "integer" else "numbers must be finite"
+            return Violation("invalid_value", f"Invalid '{_param(path)}': got {node.what}; {bound}.", _param(path))
+    return None
+
+
+def _param(path: tuple) -> str:
+    """``session.tools[0].name`` for the path ("session", "tools", 0, "name"); the event itself is ``event``."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    return text or "event"
