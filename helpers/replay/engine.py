@@ -48,6 +48,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .. import cassette as cassettes
+from ..secrets import masked
 from ..events import (BYTES_PER_MS, GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, check_dialect, in_dialect,
                       missing_fields)
 from .dialect import convert_event, convert_item, convert_run, convert_session
@@ -318,13 +319,6 @@ def _refuse(code_name: str | None, message: str, close: int, reason: str, param:
     return Refusal(_dumps({"type": "error", "event_id": "event_refused", "error": error}), close, reason)
 
 
-def mask_key(key: str) -> str:
-    """A key shown the way OpenAI shows a wrong one: first 3 and last 4 characters, stars between."""
-    if len(key) <= 12:
-        return "*" * len(key)
-    return key[:3] + "*" * (len(key) - 7) + key[-4:]
-
-
 def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: Library | None,
                  options: Options, subprotocols: tuple[str, ...] = ()) -> "Session | Refusal":
     """Admit a connection (key, model, cassette, query options) and make its `Session`, or refuse it.
@@ -343,7 +337,7 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         if key is None:
             return _refuse(None, "Missing bearer or basic authentication in header", 3000, "invalid_request_error")
         if not hmac.compare_digest(key.encode(), options.require_key.encode()):
-            return _refuse("invalid_api_key", f"Incorrect API key provided: {mask_key(key)}. You can find your "
+            return _refuse("invalid_api_key", f"Incorrect API key provided: {masked(key)}. You can find your "
                            "API key at https://platform.openai.com/account/api-keys.", 3000,
                            "invalid_request_error.invalid_api_key")
     model = query.get("model")
