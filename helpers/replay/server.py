@@ -13,6 +13,8 @@ import itertools
 import json
 import logging
 import re
+import socket
+import struct
 from collections import deque
 from functools import partial
 from http import HTTPStatus
@@ -33,7 +35,9 @@ OUTPUT_HIGH_WATER = 256 * 1024   # bytes waiting for the client before a write w
 WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before the client is dropped
 INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
 PING_INTERVAL = PING_TIMEOUT = 20.0
+CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
 MAX_REPORTS = 1000               # session summaries kept, newest last
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
 log = logging.getLogger("helpers.replay")
 
 
@@ -85,6 +89,8 @@ class _BoundedConnection(ServerConnection):
         self._stall = None
         log.warning("closed %s: the client read nothing for %g s while %d bytes waited for it",
                     _peer(self), self.write_timeout, self.transport.get_write_buffer_size())
+        # A reset, not a FIN queued behind megabytes the client will never read: the kernel frees them now.
+        self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         self.transport.abort()
 
 
@@ -108,7 +114,7 @@ class ReplayServer:
         """The `websockets` server (an async context manager) listening on host:port."""
         return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
                      max_size=MAX_FRAME_BYTES, max_queue=INPUT_QUEUE, write_limit=OUTPUT_HIGH_WATER,
-                     ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, compression=None,
+                     ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, close_timeout=CLOSE_TIMEOUT, compression=None,
                      server_header="helpers-replay", logger=_wire_log,
                      create_connection=partial(_BoundedConnection, write_timeout=self.write_timeout))
 
@@ -160,8 +166,9 @@ class ReplayServer:
                 else:
                     refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
                                                violation.param, violation.event_id))
-                caught_up.clear()
-                wake.set()
+                if not writer.done():  # a finished writer has nothing more to catch up with
+                    caught_up.clear()
+                    wake.set()
         except ConnectionClosed as closed:
             if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 log.warning("closed %s: %s (frames above %d bytes are not read)", _peer(ws), closed.sent.reason,
