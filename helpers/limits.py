@@ -107,7 +107,7 @@ def _walk(value: Any) -> Violation | None:
         seen += 1
         if seen > MAX_VALUES:
             return Violation("invalid_json", f"Invalid event: more than {MAX_VALUES} JSON values in one frame.")
-        if len(path) > MAX_DEPTH:
+        if len(path) >= MAX_DEPTH and isinstance(node, (dict, list)):   # the event itself is level 1
             return Violation("invalid_json", f"Invalid event: JSON nested more than {MAX_DEPTH} levels deep.",
                              _param(path[:1]))
         if isinstance(node, dict):

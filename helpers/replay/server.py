@@ -38,6 +38,7 @@ PING_INTERVAL = PING_TIMEOUT = 20.0
 CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
 MAX_REPORTS = 1000               # session summaries kept, newest last
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
+_TCPI_BYTES_ACKED, _TCP_INFO_BYTES = 120, 128   # offset of tcpi_bytes_acked in Linux's struct tcp_info
 log = logging.getLogger("helpers.replay")
 
 
@@ -56,37 +57,64 @@ _wire_log.addFilter(_RedactCredentials())
 
 
 class _BoundedConnection(ServerConnection):
-    """A connection dropped (one log line) when output waits above the high-water mark for `write_timeout` s.
+    """A connection dropped (one log line) when its client takes no output for `write_timeout` seconds.
 
-    The transport calls `pause_writing` when unread output passes the mark; every write, keepalive
-    pings included, then waits. A client that reads nothing for that long is closed, so no write
-    stalls for ever and nothing piles up behind it.
+    The transport calls `pause_writing` when unread output passes the high-water mark; every write,
+    keepalive pings included, then waits. If the client's TCP acknowledged nothing more by the
+    deadline (Linux reports it; elsewhere: if writing has not resumed), the client is reset, so
+    no write stalls for ever and nothing piles up behind it.
     """
 
     def __init__(self, *args, write_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
         self.write_timeout = write_timeout
         self._stall: asyncio.TimerHandle | None = None
+        self._acked_at: int | None = None   # the client's acknowledged byte count when last seen moving ...
+        self._taken_at = 0.0                # ... and when that was
 
     def pause_writing(self) -> None:
         super().pause_writing()
-        self._stall = self.loop.call_later(self.write_timeout, self._drop_stalled)
+        if self._stall is None:
+            self._acked_at, self._taken_at = self._acked(), self.loop.time()
+            self._stall = self.loop.call_later(self._check_every(), self._check_stall)
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self._cancel_stall()
+        if self._acked_at is None:  # no acknowledgement count: resuming is the only sign of a reader
+            self._cancel_stall()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
         super().connection_lost(exc)
+
+    def _acked(self) -> int | None:
+        """Bytes the client's TCP has acknowledged so far (Linux ``TCP_INFO``), or None where unknown."""
+        try:
+            info = self.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO,
+                                                                       _TCP_INFO_BYTES)
+            return struct.unpack_from("Q", info, _TCPI_BYTES_ACKED)[0]
+        except (AttributeError, OSError, struct.error):
+            return None
 
     def _cancel_stall(self) -> None:
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
 
-    def _drop_stalled(self) -> None:
+    def _check_every(self) -> float:
+        return self.write_timeout / 4 if self._acked_at is not None else self.write_timeout
+
+    def _check_stall(self) -> None:
+        """While output waits, drop the client once it has taken nothing for `write_timeout` seconds."""
         self._stall = None
+        if not self.paused:
+            return
+        acked, now = self._acked(), self.loop.time()
+        if acked is not None and acked != self._acked_at:  # a slow reader, but a reader
+            self._acked_at, self._taken_at = acked, now
+        if now - self._taken_at < self.write_timeout - 1e-3:
+            self._stall = self.loop.call_later(self._check_every(), self._check_stall)
+            return
         log.warning("closed %s: the client read nothing for %g s while %d bytes waited for it",
                     _peer(self), self.write_timeout, self.transport.get_write_buffer_size())
         # A reset, not a FIN queued behind megabytes the client will never read: the kernel frees them now.
@@ -160,15 +188,16 @@ class ReplayServer:
                 # does not read stops being read, and its replies cannot pile up in memory.
                 await caught_up.wait()
                 message = await ws.recv()
+                if writer.done():  # closed or closing: frames still queued have no one to answer them
+                    break
                 violation = check_frame(message)
                 if violation is None:
                     _receive(ws, session, message, loop.time(), refused)
                 else:
                     refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
                                                violation.param, violation.event_id))
-                if not writer.done():  # a finished writer has nothing more to catch up with
-                    caught_up.clear()
-                    wake.set()
+                caught_up.clear()
+                wake.set()
         except ConnectionClosed as closed:
             if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 log.warning("closed %s: %s (frames above %d bytes are not read)", _peer(ws), closed.sent.reason,
