@@ -105,14 +105,16 @@ def _bad_frames(url: str, stop: threading.Event, out: Outcomes) -> None:
 
 
 def _oversized(url: str, stop: threading.Event, out: Outcomes) -> None:
+    largest_append = json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 20_000_000})
+    too_large = "x" * (MAX_FRAME + 1)
     while not stop.wait(1.0):
         try:
             session = RawSession(url)
             session.read_until("session.created")
-            session.send(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 20_000_000}))
+            session.send(largest_append)
             out.add(f"20 MB append: error {session.read_until('error', timeout=30)['error']['code']}")
             try:
-                session.send("x" * (MAX_FRAME + 1))
+                session.send(too_large)
                 session.read_until("never", timeout=30)
             except (ConnectionError, OSError) as exc:   # closed 1009 as the header arrives, or reset mid-send
                 out.add(f"33 MB frame: closed {session.close_code}" if session.close_code else

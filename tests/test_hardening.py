@@ -279,3 +279,24 @@ def test_the_relay_passes_on_no_mask_of_a_refused_key(tmp_path):
             response = http.post("/process_audio", data={"text": "Hello"})
     assert response.status_code == 502, response.text
     assert "Incorrect API key" in response.text and "Q9r8" not in response.text and wrong[:12] not in response.text
+
+
+def test_bulk_audio_is_set_aside_but_everything_else_in_a_big_frame_is_checked():
+    audio = "QUJD" * 2_000_000
+    assert check_frame(json.dumps({"type": "input_audio_buffer.append", "event_id": "e", "audio": audio})) is None
+    late = json.dumps({"type": "input_audio_buffer.append", "audio": audio, "event_id": "e" * 300})
+    assert check_frame(late).param == "event_id"
+    escaped = '{"type":"conversation.item.create","item":{"content":[{"audio":"\\u0041' + audio + '"}],"n":1e999}}'
+    assert check_frame(escaped).param == "item.n"   # an escape: parsed in full, still checked
+    hidden = json.dumps({"type": "session.update", "session": {"instructions": 'say "audio": "' + "y" * 2_000_000}})
+    assert check_frame(hidden).param == "session.instructions"
+
+
+def test_a_connection_that_takes_more_than_its_share_of_server_time_is_read_later():
+    from helpers.replay.server import INPUT_BURST, INPUT_SHARE, _InputBudget
+    budget = _InputBudget(now=0.0)
+    assert budget.spend(INPUT_BURST / 2, now=0.0) == 0.0            # within the burst: no wait
+    pause = budget.spend(INPUT_BURST, now=0.0)                       # half a burst over
+    assert pause == pytest.approx(INPUT_BURST / 2 / INPUT_SHARE)
+    assert budget.spend(0.0, now=pause) == 0.0                       # after the wait, even again
+    assert budget.spend(0.001, now=1000.0) == 0.0 and budget.credit <= INPUT_BURST   # idle time does not bank

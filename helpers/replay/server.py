@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import struct
+import time
 from collections import deque
 from functools import partial
 from http import HTTPStatus
@@ -36,6 +37,8 @@ WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before
 INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
 PING_INTERVAL = PING_TIMEOUT = 20.0
 CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
+INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
+INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
 MAX_REPORTS = 1000               # session summaries kept, newest last
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
 _TCPI_BYTES_ACKED, _TCP_INFO_BYTES = 120, 128   # offset of tcpi_bytes_acked in Linux's struct tcp_info
@@ -181,6 +184,7 @@ class ReplayServer:
         refused: list[str] = []
         writer = asyncio.create_task(self._write(ws, session, wake, caught_up, refused))
         event_ids = itertools.count(1)
+        budget = _InputBudget(loop.time())
         self.live += 1
         try:
             while True:
@@ -190,6 +194,7 @@ class ReplayServer:
                 message = await ws.recv()
                 if writer.done():  # closed or closing: frames still queued have no one to answer them
                     break
+                began = time.perf_counter()
                 violation = check_frame(message)
                 if violation is None:
                     _receive(ws, session, message, loop.time(), refused)
@@ -198,6 +203,9 @@ class ReplayServer:
                                                violation.param, violation.event_id))
                 caught_up.clear()
                 wake.set()
+                pause = budget.spend(time.perf_counter() - began, loop.time())
+                if pause:  # this client's frames took more than their share: read its next one later
+                    await asyncio.sleep(pause)
         except ConnectionClosed as closed:
             if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 log.warning("closed %s: %s (frames above %d bytes are not read)", _peer(ws), closed.sent.reason,
@@ -242,6 +250,25 @@ class ReplayServer:
             log.warning("strict replay: %s", report["message"])
         if self._on_report is not None:
             self._on_report(report)
+
+
+class _InputBudget:
+    """The server time one connection's frames may take: `INPUT_SHARE` of the clock, after `INPUT_BURST`.
+
+    A client flooding costly frames (huge, deep, retrieves of big items) is read more slowly, so the
+    event loop keeps time for everyone else.
+    """
+
+    __slots__ = ("credit", "at")
+
+    def __init__(self, now: float):
+        self.credit, self.at = INPUT_BURST, now
+
+    def spend(self, cost: float, now: float) -> float:
+        """Charge `cost` seconds at `now`; returns how long to wait before reading this client again."""
+        self.credit = min(INPUT_BURST, self.credit + (now - self.at) * INPUT_SHARE) - cost
+        self.at = now
+        return -self.credit / INPUT_SHARE if self.credit < 0 else 0.0
 
 
 def _receive(ws: ServerConnection, session: Session, message: str | bytes, now: float, refused: list[str]) -> None:
