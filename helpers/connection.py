@@ -34,9 +34,11 @@ def connect(provider: str | None = None, model: str | None = None, cassette: str
         raise TypeError(f"unknown option(s) {unknown}; replay options are {sorted(REPLAY_OPTIONS)}")
     model = model or os.environ.get("REALTIME_MODEL") or preset.default_model
     if preset.name == "replay":
-        dialect = dialect or os.environ.get("REALTIME_DIALECT") or preset.dialect_for(model)
+        explicit = dialect or os.environ.get("REALTIME_DIALECT") or None  # the persona follows the model
+        dialect = explicit or preset.dialect_for(model)
         base = url or os.environ.get("REALTIME_REPLAY_URL") or _shared_replay_url()
-        query = {"model": model, "dialect": dialect, **({"cassette": cassette} if cassette else {}),
+        query = {"model": model, **({"dialect": explicit} if explicit else {}),
+                 **({"cassette": cassette} if cassette else {}),
                  **{k: _query_value(v) for k, v in options.items()}}
         target = f"{base.rstrip('/')}/v1/realtime?{urlencode(query)}"
     else:

@@ -453,7 +453,8 @@ class Conversation:
             name = call.name if call is not None and call.name else item.call_id
             return f"tool: {name} -> {item.output}"
         role = item.role or "?"
-        status = f" [{item.status}]" if item.status in ("incomplete", "in_progress") else ""
+        # StepFun leaves user text items "in_progress" for good (captured): only model output is flagged
+        status = f" [{item.status}]" if item.status in ("incomplete", "in_progress") and item.role != "user" else ""
         if item.text or not item.has_audio:
             return f"{role}: {item.text}{status}"
         if item.truncated:

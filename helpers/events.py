@@ -1,9 +1,7 @@
 """Builders for every client event of the Realtime API, in both wire dialects.
 
-Two dialects share one WebSocket protocol:
-
-* ``"beta"`` -- StepFun (and OpenAI before 2026): flat session, ``response.audio.delta``.
-* ``"ga"``   -- OpenAI today: nested session, ``response.output_audio.delta``.
+Two dialects share one WebSocket protocol: ``"beta"`` (StepFun) and ``"ga"`` (OpenAI today);
+`helpers.personas` knows how they differ.
 
 Every builder returns a plain ``dict``: exactly the JSON that goes on the wire, so a
 lesson can print it. Nothing here touches a socket.
@@ -16,66 +14,10 @@ import itertools
 import json
 from typing import Any
 
-DIALECTS = ("beta", "ga")
-
-# Protocol limits and the one audio format ("pcm16": 16-bit little-endian mono at 24 kHz).
-SAMPLE_RATE = 24_000
-BYTES_PER_MS = SAMPLE_RATE * 2 // 1000      # 48
-MIN_COMMIT_MS = 100                         # input_audio_buffer.commit needs at least this much
-MAX_APPEND_BYTES = 15 * 1024 * 1024         # one input_audio_buffer.append event's base64 audio
-
-# A voice each service has: StepFun (beta) and OpenAI (GA). Voices cannot cross providers.
-DEFAULT_VOICE = {"beta": "jingdiannvsheng", "ga": "marin"}
-
-# Server event names that differ between the dialects (beta name -> GA name).
-BETA_TO_GA = {
-    "response.text.delta": "response.output_text.delta",
-    "response.text.done": "response.output_text.done",
-    "response.audio.delta": "response.output_audio.delta",
-    "response.audio.done": "response.output_audio.done",
-    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
-    "response.audio_transcript.done": "response.output_audio_transcript.done",
-    "conversation.item.created": "conversation.item.added",
-}
-GA_TO_BETA = {ga: beta for beta, ga in BETA_TO_GA.items()}
-
-# Every client event type, with the fields the server requires.
-CLIENT_EVENTS = {
-    "session.update": ("session",),
-    "input_audio_buffer.append": ("audio",),
-    "input_audio_buffer.commit": (),
-    "input_audio_buffer.clear": (),
-    "conversation.item.create": ("item",),
-    "conversation.item.retrieve": ("item_id",),
-    "conversation.item.truncate": ("item_id", "content_index", "audio_end_ms"),
-    "conversation.item.delete": ("item_id",),
-    "response.create": (),
-    "response.cancel": (),
-}
-
-
-def check_dialect(dialect: str) -> str:
-    """Return `dialect` if it is "beta" or "ga", else raise a ValueError saying so."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"dialect must be 'beta' (StepFun) or 'ga' (OpenAI), not {dialect!r}")
-    return dialect
-
-
-def default_voice(dialect: str) -> str:
-    """A voice the service of `dialect` accepts: StepFun's jingdiannvsheng, OpenAI's marin."""
-    return DEFAULT_VOICE[check_dialect(dialect)]
-
-
-def in_dialect(event_type: str, dialect: str) -> str:
-    """The name `event_type` has in `dialect` (names the dialects share pass through)."""
-    check_dialect(dialect)
-    table = BETA_TO_GA if dialect == "ga" else GA_TO_BETA
-    return table.get(event_type, event_type)
-
-
-def aliases(event_type: str) -> frozenset[str]:
-    """`event_type` with its name in the other dialect: what a dialect-blind wait matches."""
-    return frozenset({event_type, BETA_TO_GA.get(event_type, event_type), GA_TO_BETA.get(event_type, event_type)})
+# Dialect knowledge (names, limits, voices) lives in `helpers.personas`; re-exported for callers.
+from .personas import (BETA_TO_GA, BYTES_PER_MS, CLIENT_EVENTS, DEFAULT_VOICE, DIALECTS,  # noqa: E402,F401
+                       GA_TO_BETA, MAX_APPEND_BYTES, MIN_COMMIT_MS, SAMPLE_RATE, aliases, check_dialect,
+                       default_voice, in_dialect)
 
 
 _ids = itertools.count(1)

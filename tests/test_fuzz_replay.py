@@ -29,7 +29,8 @@ from tests.replay_fixtures import Recorder, tone, url
 DOCUMENTED_CODES = {
     "invalid_event", "invalid_json", "invalid_value", "invalid_type", "missing_required_parameter",
     "item_not_found", "input_audio_buffer_commit_empty", "conversation_already_has_active_response",
-    "response_cancel_not_active", "no_recorded_response", "integer_below_min_value",
+    "response_cancel_not_active", "no_recorded_response", "integer_below_min_value", "integer_above_max_value",
+    "decimal_below_min_value", "decimal_above_max_value", "unknown_parameter", "cannot_update_voice",
 }
 TURNS = 40  # recorded responses: more than any fuzz sequence can use up
 MODELS = {"beta": "step-1o-audio", "ga": "gpt-realtime"}
@@ -129,7 +130,7 @@ REGRESSIONS = [
     ("beta", '{"type": "conversation.item.create", "item": {"type": "message", "role": "assistant", '
              '"content": [{"type": ["x"]}]}}', "invalid_type"),
     ("beta", '{"type": "conversation.item.create", "item": {"type": "function_call_output", "role": "user", '
-             '"call_id": "c", "output": "o", "content": 5}}', None),  # accepted: extra fields are kept
+             '"call_id": "c", "output": "o", "content": 5}}', "invalid_type"),  # refused whole, as live
     ("beta", '{"type": "input_audio_buffer.append", "audio": "\u00e9AAA"}', "invalid_value"),
     ("beta", '{"type": "session.update", "session": {"turn_detection": {"type": "server_vad", '
              '"prefix_padding_ms": "x"}}}', "invalid_type"),
@@ -183,8 +184,9 @@ def recording(fuzz_cassettes):
 
 
 def _engine_session(recording, dialect: str) -> Session:
+    from helpers.personas import persona_of_dialect
     from helpers.replay.engine import Options
-    session = Session(recording, dialect, model=MODELS[dialect], options=Options(speed=0),
+    session = Session(recording, persona_of_dialect(dialect), model=MODELS[dialect], options=Options(speed=0),
                       available=["many_turns"])
     session.start(0.0)
     session.poll(0.0)

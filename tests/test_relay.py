@@ -87,9 +87,12 @@ def wav_bytes(seconds: float, rate: int = 16000) -> bytes:
     return out.getvalue()
 
 
+MODELS = {"beta": "step-1o-audio", "ga": "gpt-realtime"}  # the model picks the persona and its dialect
+
+
 @pytest.mark.parametrize("dialect", ["beta", "ga"])
 def test_two_turns_carry_history(start_relay, dialect):
-    server = start_relay(connect_options={"dialect": dialect})
+    server = start_relay(model=MODELS[dialect])
     with http_client(server) as http:
         first, events = turn(http, wav="question_en.wav")
         assert first.status_code == 200 and first.headers["content-type"].startswith("text/event-stream")
@@ -100,7 +103,7 @@ def test_two_turns_carry_history(start_relay, dialect):
         done = events[-1][1]
         assert events[-1][0] == "done" and spoken(events) == done["transcript"] == ANSWER_1
         assert done["status"] == "completed" and done["report"]["status"] == "completed"
-        assert done["report"]["output_tokens"] > 0 and done["report"]["cost"]["currency"] == "CNY"
+        assert done["report"]["output_tokens"] > 0 and done["report"]["cost"]["currency"] == ("CNY" if dialect == "beta" else "USD")
 
         audio = http.get(done["audio_url"])
         assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
@@ -121,7 +124,7 @@ def test_two_turns_carry_history(start_relay, dialect):
 @pytest.mark.parametrize("dialect", ["beta", "ga"])
 def test_idle_expiry_closes_upstream_then_next_turn_restores_history_as_items(start_relay, dialect):
     clock = FakeClock()
-    server = start_relay(idle_timeout_s=60, clock=clock, connect_options={"dialect": dialect})
+    server = start_relay(idle_timeout_s=60, clock=clock, model=MODELS[dialect])
     with http_client(server) as http:
         first, _ = turn(http, wav="question_en.wav")
         conversation_id = first.headers["x-conversation-id"]

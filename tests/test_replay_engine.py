@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from helpers.replay.dialect import convert_run, convert_session
+from helpers.personas import convert_session
+from helpers.replay.recording import convert_run
+from helpers.personas import PERSONAS
 from helpers.replay.engine import Library, Options, Session
 from tests.replay_fixtures import b64, build_cassettes, response_run, tone
 
@@ -23,20 +25,20 @@ def run(session: Session, *events: dict, now: float = 0.0) -> list[dict]:
 
 
 def test_pacing_follows_the_recording_and_the_clock(library):
-    session = Session(library.get("text_turn"), "beta", model="step-1o-audio")
+    session = Session(library.get("text_turn"), PERSONAS["stepfun"], model="step-1o-audio")
     session.start(10.0)
     assert [e["type"] for e in run(session, now=10.0)] == ["session.created"]
     assert run(session, {"type": "response.create"}, now=10.0) == []
     assert session.next_deadline() == pytest.approx(10.05)  # the recorded 50 ms to response.created
     assert [e["type"] for e in run(session, now=10.05)] == ["response.created"]
     everything = run(session, now=11.0)
-    assert everything[-2]["type"] == "response.done" and everything[-1]["type"] == "rate_limits.updated"
+    assert everything[-1]["type"] == "response.done"  # StepFun sends no rate_limits.updated
     assert session.next_deadline() is None
 
 
 def test_server_ids_are_deterministic_per_cassette(library):
     def transcript() -> list[str]:
-        session = Session(library.get("text_turn"), "ga", model="gpt-realtime", options=Options(speed=0))
+        session = Session(library.get("text_turn"), PERSONAS["openai"], model="gpt-realtime", options=Options(speed=0))
         session.start(0.0)
         item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}
         return session.poll(0.0) + [json.dumps(e) for e in run(session, {"type": "conversation.item.create", "item": item},
@@ -46,7 +48,7 @@ def test_server_ids_are_deterministic_per_cassette(library):
     assert first == second
     item_id = json.loads(first[1])["item"]["id"]
     assert item_id.startswith("item_") and len(item_id) == len("item_") + 21
-    other = Session(library.get("two_turns"), "ga", model="gpt-realtime", options=Options(speed=0))
+    other = Session(library.get("two_turns"), PERSONAS["openai"], model="gpt-realtime", options=Options(speed=0))
     other.start(0.0)
     item = {"type": "message", "role": "user", "content": []}
     assert run(other, {"type": "conversation.item.create", "item": item})[1]["item"]["id"] != item_id
@@ -54,7 +56,7 @@ def test_server_ids_are_deterministic_per_cassette(library):
 
 def test_transcriptions_replay_only_when_enabled(library):
     for enabled in (False, True):
-        session = Session(library.get("audio_turn"), "beta", model="step-1o-audio", options=Options(speed=0))
+        session = Session(library.get("audio_turn"), PERSONAS["stepfun"], model="step-1o-audio", options=Options(speed=0))
         session.start(0.0)
         session.poll(0.0)
         if enabled:
@@ -69,7 +71,7 @@ def test_transcriptions_replay_only_when_enabled(library):
 
 
 def test_cancel_scales_usage_to_what_was_sent(library):
-    session = Session(library.get("long_audio"), "ga", model="gpt-realtime")
+    session = Session(library.get("long_audio"), PERSONAS["openai"], model="gpt-realtime")
     session.start(0.0)
     session.poll(0.0)
     run(session, {"type": "response.create"})
@@ -87,7 +89,7 @@ def test_cancel_scales_usage_to_what_was_sent(library):
 
 def test_latency_and_jitter_shift_deliveries_deterministically(library):
     def times() -> list[float]:
-        session = Session(library.get("text_turn"), "beta", model="step-1o-audio",
+        session = Session(library.get("text_turn"), PERSONAS["stepfun"], model="step-1o-audio",
                           options=Options(speed=0, latency_ms=100, jitter_ms=50))
         session.start(0.0)
         out = []

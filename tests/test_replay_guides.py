@@ -3,7 +3,8 @@
 * the StepFun notebook guide: websocket-client ``WebSocketApp`` on a thread, a header list,
   ``on_message`` dispatch, a whole WAV file base64-encoded into one append, server VAD on;
 * the Colab article: ``websockets`` async client with the ``OpenAI-Beta`` header, 32000-byte
-  pcm16 chunks, commit + response.create, reading until ``rate_limits.updated``.
+  pcm16 chunks, commit + response.create, reading until ``rate_limits.updated``: refused as
+  OpenAI refuses it today, and working when the legacy beta is asked for (``dialect=beta``).
 
 Where a guide sleeps to wait, these wait on an event with a timeout instead.
 """
@@ -14,8 +15,10 @@ import asyncio
 import base64
 import json
 import threading
+import uuid
 
 import numpy as np
+import pytest
 import soundfile as sf
 import websocket
 import websockets
@@ -74,8 +77,13 @@ def test_stepfun_guide_websocket_client(cli, tmp_path):
     kinds = [m["type"] for m in messages]
     assert kinds[0] == "session.created" and "session.updated" in kinds
     assert kinds.count("input_audio_buffer.speech_started") == 2 and "input_audio_buffer.committed" in kinds
-    audio = b"".join(base64.b64decode(m["delta"]) for m in messages if m["type"] == "response.audio.delta")
-    assert len(audio) == 20 * 100 * 48  # the first recorded answer, 2 s
+    first_done = kinds.index("response.done")
+    assert "response.audio.delta" not in kinds[:first_done]  # modalities ["text"] honoured: no audio
+    text = "".join(m["delta"] for m in messages[:first_done] if m["type"] == "response.text.delta")
+    assert text == "One two three four"
+    ids = [m["event_id"] for m in messages]
+    assert all(uuid.UUID(i).version == 4 for i in ids) and len(set(ids)) == len(ids)  # StepFun's bare UUIDs
+    assert "rate_limits.updated" not in kinds
     dones = [m["response"] for m in messages if m["type"] == "response.done"]
     assert dones[1]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
     # the guide's manual commit and response.create come after VAD did both: real errors, the session lives on
@@ -94,8 +102,8 @@ def test_colab_guide_websockets_client(cli):
         for i in range(0, len(pcm16_data), chunk_size):
             yield base64.b64encode(pcm16_data[i:i + chunk_size]).decode("utf-8")
 
-    async def stream_audio_to_realtime_api(data, text_prompt, openai_key):
-        url = f"{base}/v1/realtime?model=gpt-4o-realtime-preview-2024-10-01&cassette=audio_turn&speed=0"
+    async def stream_audio_to_realtime_api(data, text_prompt, openai_key, query=""):
+        url = f"{base}/v1/realtime?model=gpt-4o-realtime-preview-2024-10-01&cassette=audio_turn&speed=0{query}"
         headers = {"Authorization": "Bearer " + openai_key, "OpenAI-Beta": "realtime=v1"}
         async with websockets.connect(url, additional_headers=headers) as ws:  # websockets >= 14 name
             await ws.send(json.dumps({
@@ -120,7 +128,10 @@ def test_colab_guide_websockets_client(cli):
             return all_events, transcript
 
     data = np.frombuffer(tone(1500), dtype="<i2").astype(np.float32) / 32767
-    events, transcript = asyncio.run(asyncio.wait_for(
-        stream_audio_to_realtime_api(data, "Summarize this audio content", "sk-not-a-real-key"), 10))
+    with pytest.raises(websockets.ConnectionClosedError) as closed:  # what the 2024 guide gets from OpenAI today
+        asyncio.run(asyncio.wait_for(stream_audio_to_realtime_api(data, "Summarize", "sk-not-a-real-key"), 10))
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4000, "invalid_request_error.beta_api_shape_disabled")
+    events, transcript = asyncio.run(asyncio.wait_for(stream_audio_to_realtime_api(
+        data, "Summarize this audio content", "sk-not-a-real-key", "&dialect=beta"), 10))
     assert transcript == "Hello there!"
     assert sum(e["type"] == "response.audio.delta" for e in events) == 10

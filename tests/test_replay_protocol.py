@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import queue
+import re
 import time
 
 import pytest
@@ -68,24 +69,25 @@ def client(replay):
 
 def test_session_created_then_update_returns_full_merged_session(client):
     beta = client("text_turn")
-    assert beta.created["session"]["id"] == "sess_rec0000000000000001"  # from the cassette
+    created = beta.created["session"]
+    assert re.fullmatch(r"[0-9a-f]{32}", created["id"]) and created["voice"] == "jingdiannvsheng"  # StepFun's
     beta.send({"type": "session.update", "session": {"instructions": "Be kind", "turn_detection": {"type": "server_vad"}}})
     session = beta.recv()["session"]
-    assert session["instructions"] == "Be kind" and session["voice"] == "linjiajiejie"
+    assert session["instructions"] == "Be kind" and session["voice"] == "jingdiannvsheng"
     assert session["turn_detection"] == {"type": "server_vad", "prefix_padding_ms": 500, "silence_duration_ms": 100,
                                          "energy_awakeness_threshold": 2500}
     ga = client("text_turn", model="gpt-realtime")
-    assert ga.created["session"]["type"] == "realtime" and ga.created["session"]["audio"]["output"]["voice"] == "linjiajiejie"
+    assert ga.created["session"]["type"] == "realtime" and ga.created["session"]["audio"]["output"]["voice"] == "alloy"
     error = ga.error({"type": "session.update", "session": {"instructions": "x"}, "event_id": "e1"})
     assert (error["code"], error["param"], error["event_id"]) == ("missing_required_parameter", "session.type", "e1")
     ga.send({"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "cedar"}}}})
     session = ga.recv()["session"]
-    assert session["audio"]["output"] == {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "cedar"}
+    assert session["audio"]["output"] == {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "cedar", "speed": 1.0}
 
 
-def test_session_defaults_without_recorded_session(client):
+def test_session_defaults_per_persona(client):
     beta = client(None)
-    assert beta.created["session"]["turn_detection"] is None  # StepFun: VAD off by default
+    assert "turn_detection" not in beta.created["session"]  # StepFun's capture: no turn_detection key, VAD off
     ga = client(None, model="gpt-realtime")
     assert ga.created["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
 
@@ -96,12 +98,12 @@ def test_item_create_acks_with_previous_item_id(client):
     beta = client(None)
     beta.send({"type": "conversation.item.create", "item": ITEM})
     first = beta.recv()
-    assert first["type"] == "conversation.item.created" and first["previous_item_id"] is None
+    assert first["type"] == "conversation.item.created" and first.get("previous_item_id") is None
     beta.send({"type": "conversation.item.create", "item": ITEM})
     second = beta.recv()
     assert second["previous_item_id"] == first["item"]["id"]
     beta.send({"type": "conversation.item.create", "item": dict(ITEM, id="item_mine"), "previous_item_id": "root"})
-    assert beta.recv()["previous_item_id"] is None
+    assert beta.recv().get("previous_item_id") is None
     beta.send({"type": "conversation.item.create", "item": ITEM, "previous_item_id": "item_mine"})
     assert beta.recv()["previous_item_id"] == "item_mine"
     error = beta.error({"type": "conversation.item.create", "item": ITEM, "previous_item_id": "item_nope"})
@@ -166,9 +168,7 @@ def test_response_streams_at_recorded_pace_times_speed(client):
         c.send({"type": "response.create"})
         events = c.until("response.done")
         assert sum(e["type"] == "response.audio.delta" for e in events) == 20
-        elapsed = time.monotonic() - start
-        assert c.recv()["type"] == "rate_limits.updated"
-        return elapsed
+        return time.monotonic() - start
 
     recorded = 0.05 + 0.05 * 30  # first frame after 50 ms, then 30 frames 50 ms apart
     assert recorded / 2 * 0.95 <= run("2") <= recorded / 2 + 0.3
@@ -181,13 +181,11 @@ def test_response_create_errors(client):
     c.send({"type": "response.create"})
     error = c.error({"type": "response.create", "event_id": "dup"})
     assert error["code"] == "conversation_already_has_active_response" and error["event_id"] == "dup"
-    assert "resp_rec" in error["message"]
-    assert c.until("response.done")[0]["type"] == "response.created"
-    c.recv()  # rate_limits.updated
+    events = c.until("response.done")
+    assert events[0]["type"] == "response.created" and events[0]["response"]["id"] in error["message"]
     c.send({"type": "response.create", "response": {"instructions": "override", "modalities": ["text"]}})
     done = c.until("response.done")[-1]
     assert done["response"]["status"] == "completed" and done["response"]["usage"]["total_tokens"] == 30
-    c.recv()  # rate_limits.updated
     error = c.error({"type": "response.create"})
     assert error["code"] == "no_recorded_response"
     assert "two_turns" in error["message"] and "line" in error["message"]

@@ -30,6 +30,7 @@ from websockets.frames import CloseCode
 from ..cassette import scrub_text
 from ..limits import MAX_FRAME_BYTES, cassette_name_problem, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
+from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
 OUTPUT_HIGH_WATER = 256 * 1024   # bytes waiting for the client before a write waits (websockets' write_limit)
@@ -143,6 +144,7 @@ class ReplayServer:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0):
         """The `websockets` server (an async context manager) listening on host:port."""
+        warm_up()  # the SDK-model validators, before the first session needs them
         return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
                      max_size=MAX_FRAME_BYTES, max_queue=INPUT_QUEUE, write_limit=OUTPUT_HIGH_WATER,
                      ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, close_timeout=CLOSE_TIMEOUT, compression=None,

@@ -1,0 +1,120 @@
+"""The input audio buffer and server VAD: pcm16 24 kHz mono accounting, energy-based speech detection.
+
+Server VAD, energy based: the appended audio is cut into 20 ms frames; a frame is speech when its
+RMS level (dBFS) reaches ``-60 + 50 * threshold`` (so OpenAI's default ``threshold`` 0.5 is
+-35 dBFS). StepFun's ``energy_awakeness_threshold`` (0..5000) maps to ``threshold = value / 5000``.
+``audio_start_ms`` is the first speech frame minus ``prefix_padding_ms`` (clamped at 0);
+speech stops once ``silence_duration_ms`` of silence followed it, and ``audio_end_ms`` is the end
+of that silence, where the buffer is committed.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+import numpy as np
+
+from ..personas import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_MS
+from .validation import ClientError, expect
+
+VAD_FRAME_MS = 20
+
+
+class InputBuffer:
+    """Byte accounting of the audio a client appended, commits and clears, and VAD over it."""
+
+    def __init__(self):
+        self.total = 0        # bytes appended since the session began
+        self.start = 0        # where the uncommitted audio begins
+        self.vad = Vad()
+
+    def append(self, event: dict, vad: dict | None) -> list[tuple[str, int]]:
+        """Take an append event's audio; returns the VAD changes it caused (("started"|"stopped", offset))."""
+        audio = expect(event["audio"], str, "audio", "a base64-encoded string")
+        if len(audio) > MAX_APPEND_BYTES:
+            # [UNCONFIRMED] code and wording; the 15 MiB limit itself is documented.
+            raise ClientError("invalid_value", f"Invalid 'audio': an append carries at most {MAX_APPEND_BYTES} "
+                              f"bytes (15 MiB) of base64 audio, but this one has {len(audio)}. Send smaller chunks.",
+                              "audio")
+        try:
+            pcm = binascii.a2b_base64(audio, strict_mode=True)
+        except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
+            # [UNCONFIRMED] code and wording.
+            raise ClientError("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({exc}).",
+                              "audio") from None
+        begin = self.total
+        self.total += len(pcm)
+        return self.vad.feed(pcm, begin, vad) if vad is not None else []
+
+    def check_commit(self) -> None:
+        """Refuse a commit of less than 100 ms, with OpenAI's wording."""
+        buffered_ms = (self.total - self.start) / BYTES_PER_MS
+        if buffered_ms < MIN_COMMIT_MS:
+            raise ClientError("input_audio_buffer_commit_empty", "Error committing input audio buffer: buffer too "
+                              f"small. Expected at least {MIN_COMMIT_MS}ms of audio, but buffer only has "
+                              f"{buffered_ms:.2f}ms of audio.")
+
+    def committed(self, end: int) -> None:
+        """The audio up to byte `end` became an item."""
+        self.start = end
+
+    def clear(self) -> None:
+        """Drop the uncommitted audio and any speech in progress."""
+        self.start = self.total
+        self.vad.reset()
+
+
+class Vad:
+    """Energy-based voice activity detection over 20 ms frames (see the module docstring)."""
+
+    FRAME = VAD_FRAME_MS * BYTES_PER_MS
+
+    def __init__(self):
+        self.carry = b""
+        self.item_id: str | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget any speech in progress (after a commit or clear)."""
+        self.speaking = False
+        self.silence_ms = 0
+        self.item_id = None
+
+    def feed(self, pcm: bytes, start: int, settings: dict) -> list[tuple[str, int]]:
+        """Changes ("started", byte offset) / ("stopped", byte offset) found in `pcm` appended at offset `start`."""
+        data = self.carry + pcm
+        begin = start - len(self.carry)
+        usable = len(data) - len(data) % self.FRAME
+        self.carry = data[usable:]
+        if not usable:
+            return []
+        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32).reshape(-1, self.FRAME // 2)
+        rms = np.sqrt(np.mean(samples * samples, axis=1)) / 32768.0
+        level = 20 * np.log10(np.maximum(rms, 1e-9))
+        floor = -60 + 50 * _threshold(settings)
+        padding = int(settings.get("prefix_padding_ms") or 0) * BYTES_PER_MS
+        silence_needed = int(settings.get("silence_duration_ms") or 0)
+        changes = []
+        for i, frame_level in enumerate(level.tolist()):
+            frame_start = begin + i * self.FRAME
+            if not self.speaking:
+                if frame_level >= floor:
+                    self.speaking, self.silence_ms = True, 0
+                    changes.append(("started", max(0, frame_start - padding)))
+            elif frame_level >= floor:
+                self.silence_ms = 0
+            else:
+                self.silence_ms += VAD_FRAME_MS
+                if self.silence_ms >= silence_needed:
+                    self.speaking = False
+                    changes.append(("stopped", frame_start + self.FRAME))
+        return changes
+
+
+def _threshold(settings: dict) -> float:
+    """OpenAI's 0..1 threshold, or StepFun's 0..5000 energy threshold scaled to it (validated upstream)."""
+    threshold = settings.get("threshold")
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        return float(threshold)
+    energy = settings.get("energy_awakeness_threshold", 2500)
+    return float(energy if isinstance(energy, (int, float)) else 2500) / 5000
