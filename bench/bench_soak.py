@@ -1,21 +1,31 @@
 """Soak: hostile clients against the replay server and the relay while real-time sessions run.
 
-    python bench/bench_soak.py [--sessions 60] [--seconds 4] [--rounds 2]
+    python bench/bench_soak.py [--sessions 60] [--seconds 4] [--rounds 3]
 
-Loopback only, bounded in time (about 2 minutes) and in count, and stops by itself. The replay
+Loopback only, bounded in time (about 3-4 minutes) and in count, and stops by itself. The replay
 server under test runs in its own process, so its memory is its own:
   idle     the server's RSS after start-up, no client.
   calm     `--sessions` well-behaved sessions, each streaming a recorded spoken answer at recorded
            pace; a load generator in another process (bench/bench_replay.py) measures each delta's
            lateness (arrival - schedule). No hostile client.
-  hostile  the same sessions on a fresh server process while hostile clients run against it:
+  hostile replay
+           the same sessions on a fresh server process while hostile clients run against it:
            non-readers that store a 1 MB item and flood retrieves of it, deep/huge/NaN/long
-           frames, frames above the size limit, unsafe cassette names, mid-answer disconnects;
-           and against a relay (its own process, upstream: a replay server at speed 0) uploads
-           at a 1 Hz sample rate, above the size limit, not audio, and clients leaving mid-stream.
+           frames, a 20 MB append and a frame above the size limit every second, unsafe cassette
+           names, mid-answer disconnects. The hostile clients run at nice 10 (see `_niced`).
+  hostile replay + relay
+           the same, plus against a relay (its own process; upstream: a replay server at speed 0)
+           uploads at a 1 Hz sample rate, above the size limit, not audio, clients leaving mid-stream.
 Printed: peak RSS (VmHWM) of each server against its idle RSS (target: under +150 MB), p99
-lateness hostile / calm (target: <= 2x; calm and hostile alternate for `--rounds`), and what
-happened to every hostile client.
+lateness of each hostile phase / calm (target: <= 2x; the phases alternate for `--rounds`, medians
+compared), and
+what happened to every hostile client.
+
+What limits the figures: on a 2-core machine the hostile clients (niced), the relay and the load
+generator share the CPU with the server under test, so a busy machine shows in every phase. The
+largest single stretch of server work is a legal 20 MB append (about 40 ms: websockets assembles,
+unmasks and decodes it, then the engine parses it), and every delta due meanwhile is that late;
+its transient copies (about 4x the frame) are most of the peak RSS.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import io
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +59,7 @@ RSS_BUDGET_MB = 150
 LATENESS_RATIO_BUDGET = 2.0
 WRITE_TIMEOUT = 5.0
 MAX_FRAME = 32 * 1024 * 1024
+PHASES = ("calm", "hostile replay", "hostile replay + relay")
 
 
 def peak_mb(pid: int, field: str = "VmHWM") -> float:
@@ -208,7 +220,14 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(20)
 
 
-def _round(folder: Path, paced: Path, sessions: int, hostile: bool, out: Outcomes, relay_url: str) -> dict:
+def _niced(job, *args) -> None:
+    """Run a hostile client at nice 10 (Linux: per thread): on one 2-core machine it shares the CPU with the
+    server under test, where a real attacker would spend its own; the server's own work is what is measured."""
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    job(*args)
+
+
+def _round(folder: Path, paced: Path, sessions: int, hostile: str, out: Outcomes, relay_url: str) -> dict:
     log = folder / f"server_{time.monotonic_ns()}.log"
     server, base = _serve(folder, "--write-timeout", str(WRITE_TIMEOUT), log=log)
     try:
@@ -218,9 +237,9 @@ def _round(folder: Path, paced: Path, sessions: int, hostile: bool, out: Outcome
         if hostile:
             url = f"{base}/v1/realtime?model=step-1o-audio"
             jobs = [(_non_reader, url)] * 4 + [(_bad_frames, url), (_oversized, url), (_unsafe_names, base),
-                                               (_vanishers, url + "&cassette=bench"),
-                                               (_relay_hostile, relay_url)]
-            threads = [threading.Thread(target=job, args=(arg, stop, out), daemon=True) for job, arg in jobs]
+                                               (_vanishers, url + "&cassette=bench")]
+            jobs += [(_relay_hostile, relay_url)] if hostile == PHASES[2] else []
+            threads = [threading.Thread(target=_niced, args=(job, arg, stop, out), daemon=True) for job, arg in jobs]
             for thread in threads:
                 thread.start()
             time.sleep(2.0)  # hostile clients at work before the measured sessions start
@@ -247,27 +266,29 @@ def driver_main(args) -> None:
     try:
         relay_idle = peak_mb(relay_proc.pid, "VmRSS")
         print(f"soak: {args.sessions} paced sessions ({args.seconds:g} s answers) x {args.rounds} rounds, calm and "
-              f"hostile alternating; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+              f"hostile alternating; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other work on "
+              "this machine counts)")
         rows = []
         for n in range(args.rounds):
-            for hostile in (False, True):
-                r = _round(folder, paced, args.sessions, hostile, out, relay_url)
-                rows.append((hostile, r))
-                print(f"  round {n + 1} {'hostile' if hostile else 'calm   '}: p99 {r['p99_ms']:6.1f} ms  "
+            for phase in PHASES:
+                r = _round(folder, paced, args.sessions, "" if phase == PHASES[0] else phase, out, relay_url)
+                rows.append((phase, r))
+                print(f"  round {n + 1} {phase:22s}: p99 {r['p99_ms']:6.1f} ms  "
                       f"p50 {r['p50_ms']:5.1f} ms  max {r['max_ms']:6.1f} ms  failed {r['failed']}  "
                       f"server RSS idle {r['idle_mb']:.0f} MB, peak {r['peak_mb']:.0f} MB; server stderr: "
                       f"{r['log_lines']} lines, {r['tracebacks']} tracebacks"
                       f"{'  (threads still running: ' + str(r['stuck']) + ')' if r['stuck'] else ''}")
-        calm = [r for hostile, r in rows if not hostile]
-        rough = [r for hostile, r in rows if hostile]
-        ratio = sum(r["p99_ms"] for r in rough) / sum(r["p99_ms"] for r in calm)
-        growth = max(r["peak_mb"] - r["idle_mb"] for r in rough)
+        # the median over rounds: on a shared machine one round can be slow for reasons of its own
+        p99 = {phase: statistics.median(r["p99_ms"] for p, r in rows if p == phase) for phase in PHASES}
+        growth = max(r["peak_mb"] - r["idle_mb"] for p, r in rows if p != PHASES[0])
         relay_growth = peak_mb(relay_proc.pid) - relay_idle
         print(f"replay server peak RSS under hostile load: +{growth:.0f} MB over idle "
               f"({'within' if growth < RSS_BUDGET_MB else 'OVER'} the +{RSS_BUDGET_MB} MB budget)")
         print(f"relay peak RSS: +{relay_growth:.0f} MB over idle ({relay_idle:.0f} MB)")
-        print(f"p99 delta lateness, hostile / calm: {ratio:.2f}x "
-              f"({'within' if ratio <= LATENESS_RATIO_BUDGET else 'OVER'} the {LATENESS_RATIO_BUDGET:g}x budget)")
+        for phase in PHASES[1:]:
+            ratio = p99[phase] / p99[PHASES[0]]
+            print(f"p99 delta lateness, {phase} / calm: {ratio:.2f}x ({p99[phase]:.1f} / {p99[PHASES[0]]:.1f} ms; "
+                  f"{'within' if ratio <= LATENESS_RATIO_BUDGET else 'OVER'} the {LATENESS_RATIO_BUDGET:g}x budget)")
         print("hostile clients:")
         for what, count in sorted(out.counts.items()):
             values = out.notes.get(what)
@@ -283,7 +304,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=60, help="well-behaved paced sessions per round")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each paced answer")
-    parser.add_argument("--rounds", type=int, default=2, help="calm/hostile pairs")
+    parser.add_argument("--rounds", type=int, default=3, help="calm/hostile rounds (medians are compared)")
     parser.add_argument("--relay", metavar="UPSTREAM", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.relay:

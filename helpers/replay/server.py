@@ -4,6 +4,13 @@ Serves ``/v1/realtime`` and ``/realtime`` (WebSocket), answers ``GET /health`` w
 and echoes the ``realtime`` subprotocol when a browser offers it. All protocol decisions are
 the engine's (`helpers.replay.engine`); this module only moves frames and keeps time.
 Keys and Authorization headers are never logged.
+
+It also keeps hostile clients from hurting anyone else, each in one log line, never a traceback:
+every client frame passes `helpers.limits` first (a violation is answered with an ``error``
+event and the session goes on); a client's next frame is read only once the answers to its last
+one are written and while its frames take at most `INPUT_SHARE` of the server's time; output
+waits above `OUTPUT_HIGH_WATER` bytes at most, and a client that takes none of it for
+`write_timeout` seconds is reset (so a stalled write cannot hold keepalive pings back either).
 """
 
 from __future__ import annotations
