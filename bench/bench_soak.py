@@ -11,19 +11,19 @@ server under test runs in its own process, so its memory is its own:
   hostile replay
            the same sessions on a fresh server process while hostile clients run against it:
            non-readers that store a 1 MB item and flood retrieves of it, deep/huge/NaN/long
-           frames, a 20 MB append and a frame above the size limit every second, unsafe cassette
-           names, mid-answer disconnects. The hostile clients run at nice 10 (see `_niced`).
+           frames non-stop, every second the largest frame read (a 16 MiB append, over 15 MiB of
+           audio) and a 32 MiB frame (above the limit), unsafe cassette names, mid-answer
+           disconnects. The hostile clients run at nice 10 (see `_niced`).
   hostile replay + relay
            the same, plus against a relay (its own process; upstream: a replay server at speed 0)
            uploads at a 1 Hz sample rate, above the size limit, not audio, clients leaving mid-stream.
 Printed: peak RSS (VmHWM) of each server against its idle RSS (target: under +150 MB), p99
 lateness of each hostile phase / calm (target: <= 2x; the phases alternate for `--rounds`, medians
-compared), and
-what happened to every hostile client.
+compared), and what happened to every hostile client.
 
 What limits the figures: on a 2-core machine the hostile clients (niced), the relay and the load
 generator share the CPU with the server under test, so a busy machine shows in every phase. The
-largest single stretch of server work is a legal 20 MB append (about 40 ms: websockets assembles,
+largest single stretch of server work is a 16 MiB append (about 30 ms: websockets assembles,
 unmasks and decodes it, then the engine parses it), and every delta due meanwhile is that late;
 its transient copies (about 4x the frame) are most of the peak RSS.
 """
@@ -52,13 +52,13 @@ sys.path.insert(0, str(REPO / "bench"))
 import httpx  # noqa: E402
 
 from bench_replay import _load, _start, build_cassette  # noqa: E402  (the paced load generator, reused)
+from helpers.limits import MAX_FRAME_BYTES as MAX_FRAME  # noqa: E402
 from tests.hostile_clients import (HOSTILE_FRAMES, RawSession, flood_retrieves, store_big_item,  # noqa: E402
                                    wait_until_dropped)
 
 RSS_BUDGET_MB = 150
 LATENESS_RATIO_BUDGET = 2.0
 WRITE_TIMEOUT = 5.0
-MAX_FRAME = 32 * 1024 * 1024
 PHASES = ("calm", "hostile replay", "hostile replay + relay")
 
 
@@ -117,20 +117,20 @@ def _bad_frames(url: str, stop: threading.Event, out: Outcomes) -> None:
 
 
 def _oversized(url: str, stop: threading.Event, out: Outcomes) -> None:
-    largest_append = json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 20_000_000})
-    too_large = "x" * (MAX_FRAME + 1)
+    largest_append = json.dumps({"type": "input_audio_buffer.append", "audio": "A" * (MAX_FRAME - 1024)})
+    too_large = "x" * (2 * MAX_FRAME)
     while not stop.wait(1.0):
         try:
             session = RawSession(url)
             session.read_until("session.created")
             session.send(largest_append)
-            out.add(f"20 MB append: error {session.read_until('error', timeout=30)['error']['code']}")
+            out.add(f"largest append (16 MiB): error {session.read_until('error', timeout=30)['error']['code']}")
             try:
                 session.send(too_large)
                 session.read_until("never", timeout=30)
             except (ConnectionError, OSError) as exc:   # closed 1009 as the header arrives, or reset mid-send
-                out.add(f"33 MB frame: closed {session.close_code}" if session.close_code else
-                        f"33 MB frame: {type(exc).__name__}")
+                out.add(f"32 MiB frame: closed {session.close_code}" if session.close_code else
+                        f"32 MiB frame: {type(exc).__name__}")
             session.close()
         except (OSError, TimeoutError) as exc:
             out.add(f"oversized: {type(exc).__name__}")

@@ -19,7 +19,7 @@ import math
 import re
 from typing import Any, NamedTuple
 
-MAX_FRAME_BYTES = 32 * 1024 * 1024   # one frame; the engine answers appends above 15 MiB, larger frames close 1009
+MAX_FRAME_BYTES = 16 * 1024 * 1024   # one frame: the largest a client needs is a 15 MiB append; larger ones close 1009
 MAX_DEPTH = 64                       # nested objects/arrays; tool JSON schemas need a few dozen at most
 MAX_VALUES = 100_000                 # JSON values in one frame
 MAX_INT = 2 ** 53                    # |n| <= 2^53: integers every JSON reader holds exactly (RFC 7493)
