@@ -65,7 +65,6 @@ from .conversation import Conversation
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
 from .providers import get_api_key, get_provider
 from .report import turn_report
-from .secrets import hide_key_hints
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 INSTRUCTIONS = "You are a friendly voice assistant. Keep your answers short and clear."
@@ -154,8 +153,8 @@ class Relay:
         return f"<Relay {self.provider} {len(self._conversations)} conversations, audio in {self.output_dir}>"
 
     def redact(self, text: str) -> str:
-        """`text` with the API key, and any upstream mask of a key (which shows its last characters), removed."""
-        return hide_key_hints(text.replace(self._key, REDACTED) if self._key else text)
+        """`text` with the API key removed."""
+        return text.replace(self._key, REDACTED) if self._key else text
 
     # -- conversations (fast, under the lock) -----------------------------------------------
 
