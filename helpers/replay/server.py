@@ -45,6 +45,7 @@ WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before
 INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
 PING_INTERVAL = PING_TIMEOUT = 20.0
 CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
+LARGE_FRAME = 1024 * 1024        # frames above this are handled in steps, yielding to other sessions between
 INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
 INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
 MAX_REPORTS = 1000               # session summaries kept, newest last
@@ -203,9 +204,14 @@ class ReplayServer:
                 message = await ws.recv()
                 if writer.done():  # closed or closing: frames still queued have no one to answer them
                     break
+                large = len(message) > LARGE_FRAME
+                if large:  # reading it took a while: let sessions with frames due go first
+                    await asyncio.sleep(0)
                 began = time.perf_counter()
                 violation = check_frame(message)
                 if violation is None:
+                    if large:
+                        await asyncio.sleep(0)
                     _receive(ws, session, message, loop.time(), refused)
                 else:
                     refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
