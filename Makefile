@@ -26,8 +26,9 @@ unit: setup
 
 notebooks-check: setup
 	$(BIN)/python tools/nav.py --check
-	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
-	REALTIME_PROVIDER=replay REALTIME_DIALECT=ga $(NBVAL) --nbval-lax notebooks/*.ipynb
+	REALTIME_PROVIDER=replay REALTIME_MODEL= REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
+	# the lax pass: every notebook against the OpenAI GA persona (the model picks the persona)
+	REALTIME_PROVIDER=replay REALTIME_MODEL=gpt-realtime REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
 
 notebooks: setup  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/nav.py

@@ -307,6 +307,18 @@ STEPFUN_UNCONFIRMED = {
     "rate_limits.updated": "never sent (none in the capture)",
     "input transcription delta before committed": "not imitated: deltas follow the commit",
     "audio_transcript.done before the last audio deltas": "the cassette's order is kept",
+    "response.create with a `session` key (the guide's opening-line tip)": "refused: unknown_parameter",
+    "status_details of a cancelled response": "sent, as OpenAI beta (the capture shows completed ones only)",
+}
+
+# What the replay server does with a session config the cassette did not record (all personas).
+CONFIG_HONOURED = {
+    "output modalities text only": "the recorded answer's transcript as text events; no audio events; "
+                                   "usage without audio tokens (modelled)",
+    "no tools (or tool_choice 'none')": "the response without its function calls: no function_call item, "
+                                        "no argument events (output may be empty); strict mode reports it",
+    "voice": "every response carries the session's voice",
+    "audio asked, cassette recorded text": "the recorded text is sent; strict mode reports the contradiction",
 }
 
 

@@ -129,3 +129,35 @@ def test_options_reject_bad_values():
     for bad in ({"speed": -1}, {"close_after": 0}, {"expire_after": 0}, {"jitter_ms": float("nan")}):
         with pytest.raises(ValueError):
             Options(**bad)
+
+
+def test_a_finished_session_is_freed_at_once_without_the_garbage_collector(library):
+    """No reference cycles (handler tables, components pointing back): refcounting frees a session."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        session = Session(library.get("long_audio"), PERSONAS["openai"], model="gpt-realtime", options=Options(speed=0))
+        session.start(0.0)
+        for event in ({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "x" * 1_000_000}]}}, {"type": "response.create"},
+                {"type": "session.update", "session": {"bogus": 1}}):
+            session.receive(json.dumps(event), 0.0)
+        session.poll(60.0)
+        gone = weakref.ref(session)
+        parts = [weakref.ref(p) for p in (session.outbox, session.conversation, session.playback, session.input)]
+        del session
+        assert gone() is None and all(part() is None for part in parts)
+    finally:
+        gc.enable()
+
+
+def test_reports_stay_bounded(library):
+    session = Session(library.get("text_turn"), PERSONAS["stepfun"], model="step-1o-audio", options=Options(speed=0))
+    session.start(0.0)
+    for _ in range(1000):
+        session.receive("{not json", 0.0)
+    report = session.report()
+    assert report["error_count"] == 1000 and len(report["errors_sent"]) <= 100

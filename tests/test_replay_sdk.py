@@ -43,9 +43,9 @@ def validate(event, dialect: str) -> None:
     data = event.model_dump(exclude_unset=True) if hasattr(event, "model_dump") else event
     if dialect == "beta":
         data = STEPFUN_DEVIATIONS.get(data["type"], lambda e: e)(data)
-        BETA.validate_python(data)
+        BETA.validate_python(data, strict=True)
     else:
-        GA.validate_python(data)
+        GA.validate_python(data, strict=True)
 
 
 def drain(conn, dialect: str, until: str, seen: list[str]) -> list:

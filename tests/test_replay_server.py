@@ -193,3 +193,14 @@ def test_debug_logs_never_hold_the_key(caplog):
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "Authorization" in text  # the handshake was logged ...
     assert key not in text          # ... without the key
+
+
+def test_the_server_keeps_a_bounded_number_of_reports(cassette_dir, monkeypatch):
+    from helpers.replay import server as server_module, serve_in_background
+
+    monkeypatch.setattr(server_module.ReplayServer, "MAX_REPORTS", 3)
+    with serve_in_background(cassette_dir, speed=0) as server:
+        for _ in range(5):
+            with connect(url(server.url, cassette="text_turn", speed="0")) as ws:
+                ws.recv(timeout=5)
+    assert [r["cassette"] for r in server.reports] == ["text_turn"] * 3

@@ -23,9 +23,12 @@ def notebook_paths() -> list[Path]:
 
 def replay_env(dialect: str | None = None) -> dict[str, str]:
     """The environment a notebook runs in against the embedded replay server."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REALTIME_DIALECT", "REALTIME_REPLAY_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REALTIME_DIALECT", "REALTIME_MODEL", "REALTIME_REPLAY_URL")}
     env["REALTIME_PROVIDER"] = "replay"
-    if dialect:
+    if dialect == "ga":  # the model picks the persona: OpenAI GA
+        env["REALTIME_MODEL"] = "gpt-realtime"
+    elif dialect:
         env["REALTIME_DIALECT"] = dialect
     return env
 

@@ -601,7 +601,9 @@ class Recording:
         return {"cassette": FORMAT_VERSION, "name": name, "provider": "stepfun", "dialect": "beta",
                 "model": MODEL, "created": self.scenario.created,
                 "provenance": {"kind": "synthesized", "tool": "tools/synthesize_cassettes.py",
-                               "speech": f"espeak-ng {espeak_version()}", "script": name,
+                               "speech": f"espeak-ng {espeak_version()}", "tokens": "modelled",
+                               "timings": "modelled", "script": name,
+                               "note": "made locally by a script; not a recording of the StepFun service",
                                "rerecord": f"helpers.connect(provider='stepfun', record='media/cassettes/"
                                            f"{name}.jsonl') and run notebook {notebook}"},
                 "description": self.scenario.description, "responses": self.scenario.responses}

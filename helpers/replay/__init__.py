@@ -1,15 +1,18 @@
-"""The replay server: recorded Realtime sessions over a real WebSocket, the protocol simulated.
+"""The replay server: Realtime sessions from cassettes over a real WebSocket, the protocol simulated.
 
 Replay what the model said, simulate what the protocol does. Cassettes (see
 `helpers.cassette`) hold what the model produced; the engine computes the rest live.
 
 Connect to ``ws://HOST:PORT/v1/realtime`` (or ``/realtime``) with the query::
 
-    model=M            required; step* models speak the beta dialect, gpt-* the GA one
+    model=M            required; picks the persona (`helpers.personas`): step-*/stepaudio-* answer
+                       as StepFun (beta names), gpt-* as OpenAI GA
     cassette=NAME      NAME.jsonl in the cassette folder; without it nothing is recorded to replay
-    dialect=beta|ga    override the dialect (an ``OpenAI-Beta: realtime=v1`` header also selects beta)
+    dialect=beta       with a gpt-* model: OpenAI's retired 2024 beta, on explicit request only
+                       (an ``OpenAI-Beta: realtime=v1`` header alone gets OpenAI's refusal, close 4000)
     speed=S            recorded pace times S (2 = twice as fast; 0 = no delay at all)
-    strict=1           report recorded responses left unconsumed when the client disconnects
+    strict=1           report recorded responses left unconsumed, and session configs that
+                       contradict the cassette, when the client disconnects
     close_after=N      fault: close (1011) after N server events
     expire_after=S     fault: ``session_expired`` error after S seconds, then close 1001
     latency_ms=X       fault: every server event X ms late ...
@@ -33,9 +36,20 @@ from .engine import Library, Options, Recording, Session, open_session
 from .server import ReplayServer, run, url_of
 
 __all__ = ["BackgroundServer", "Library", "Options", "Recording", "ReplayServer", "Session",
-           "default_cassettes", "open_session", "serve_in_background", "shared_server"]
+           "default_cassettes", "open_session", "provenance", "serve_in_background", "shared_server"]
 
 START_TIMEOUT = 10.0
+
+
+def provenance(name: str, cassettes: str | Path | None = None) -> dict:
+    """How cassette `name` was made: its metadata's provenance (``kind`` "synthesized" or "recorded")
+    plus provider, model and description, e.g. ``provenance("01_connect")["kind"]``."""
+    recording = Library(default_cassettes() if cassettes is None else cassettes).get(name)
+    if recording is None:
+        raise FileNotFoundError(f"no cassette named {name!r} in {cassettes or 'the default cassette folder'}")
+    meta = recording.meta
+    return {**recording.provenance, **{key: meta[key] for key in ("provider", "model", "created", "description")
+                                       if key in meta}}
 
 
 class BackgroundServer:
@@ -63,8 +77,8 @@ class BackgroundServer:
 
     @property
     def reports(self) -> list[dict]:
-        """One summary per finished session, oldest first."""
-        return self._server.reports
+        """One summary per finished session (the newest `ReplayServer.MAX_REPORTS`), oldest first."""
+        return list(self._server.reports)
 
     @property
     def live(self) -> int:

@@ -257,6 +257,7 @@ class Session:
         try:
             event = self._parse(message)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            check_depth(event)
             kind = event.get("type")
             if kind is None:
                 raise ClientError("invalid_event", "The 'type' field is missing.")
@@ -289,7 +290,6 @@ class Session:
             raise ClientError("invalid_json", "Invalid event: failed to parse JSON value. (nested too deeply)") from None
         except ValueError as exc:
             raise ClientError("invalid_json", f"Invalid event: failed to parse JSON value. ({str(exc)[:200]})") from None
-        check_depth(event)
         if not isinstance(event, dict):
             raise ClientError("invalid_event", "Invalid event: expected a JSON object.")
         return event

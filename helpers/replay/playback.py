@@ -111,7 +111,7 @@ class Playback:
         self.consumed += 1
         number = f"response #{self.consumed} (line {recorded.line})"
         self.notes.extend(f"{number}: {note}" for note in recorded.notes)
-        if not text_only and not recorded.has_audio:
+        if not text_only and not recorded.has_audio and any(i.get("type") == "message" for i in recorded.output):
             self.notes.append(f"{number}: the session asks for audio, the cassette recorded text only")
         effective = copy.deepcopy(config)
         for key in ("output_modalities", "modalities", "voice", "max_output_tokens", "max_response_output_tokens"):

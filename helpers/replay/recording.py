@@ -137,7 +137,7 @@ class _Framing:
         """A recorded id in the persona's format: kept when it already has it, else derived from it."""
         if not isinstance(old, str):
             return old
-        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else old.startswith(f"{kind}_")
+        fits = _UUID.fullmatch(old) if self.persona.uuid_ids else re.fullmatch(rf"{kind}_[A-Za-z0-9]+", old)
         return old if fits else self.persona.new_id(kind, f"{self.name}:{old}")
 
     def ids(self, event: dict) -> dict:
@@ -174,7 +174,7 @@ class _Framing:
         item = event.get("item") if isinstance(event.get("item"), dict) else {}
         if not self.tools and item.get("type") == "function_call":
             if item.get("id") not in self.dropped_items:
-                self.dropped_items.add(item.get("id"))
+                self.dropped_items.update((item.get("id"), self.new_id(item.get("id"), "item")))
                 self.notes.append(f"function call {item.get('name')!r} left out: the session declares no tools")
             return False
         return event.get("item_id") not in self.dropped_items

@@ -48,7 +48,6 @@ CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame
 LARGE_FRAME = 1024 * 1024        # frames above this are handled in steps, yielding to other sessions between
 INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
 INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
-MAX_REPORTS = 1000               # session summaries kept, newest last
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
 _TCPI_BYTES_ACKED, _TCP_INFO_BYTES = 120, 128   # offset of tcpi_bytes_acked in Linux's struct tcp_info
 log = logging.getLogger("helpers.replay")
@@ -141,11 +140,13 @@ class ReplayServer:
     A client that leaves output unread for `write_timeout` seconds is disconnected.
     """
 
+    MAX_REPORTS = 1000
+
     def __init__(self, cassettes: str | Path | None, options: Options | None = None,
                  on_report: Callable[[dict], None] | None = None, write_timeout: float = WRITE_TIMEOUT):
         self.library = Library(cassettes) if cassettes is not None else None
         self.options = options or Options()
-        self.reports: deque[dict] = deque(maxlen=MAX_REPORTS)
+        self.reports: deque[dict] = deque(maxlen=self.MAX_REPORTS)  # the newest session summaries
         self.live = 0
         self.write_timeout = write_timeout
         self._on_report = on_report
