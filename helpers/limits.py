@@ -1,31 +1,30 @@
 """Input limits: the one place that says how big, deep and long anything a client sends may be.
 
 Pure functions, no I/O. The replay server checks every client frame with `check_frame` before
-its engine sees it, and every ``cassette=`` name with `cassette_name_problem`; each violation
-becomes a protocol ``error`` event (``invalid_request_error``) and the session goes on. A frame
+its engine sees it; each violation becomes a protocol ``error`` event (``invalid_request_error``) and the session goes on. A frame
 above `MAX_FRAME_BYTES` is not read at all (WebSocket close 1009, "message too big").
 
 The numbers are this project's own guard rails, chosen above anything the Realtime API accepts
 from a real client (15 MiB audio per append, 32k-token contexts); OpenAI's own limits on
 nesting, numbers and names are not published (unconfirmed). Codes are the documented
-``invalid_json`` (structure) and ``invalid_value`` (a value, with its ``param``); the "string too
-long" wording follows OpenAI's REST API errors.
+``invalid_event`` (nesting, as the engine's own check), ``invalid_json`` (NaN and other
+non-JSON constants, too many values) and ``invalid_value`` (a value, with its ``param``); the
+"string too long" wording follows OpenAI's REST API errors. Ranges of particular fields (a VAD
+threshold, max_output_tokens) are the engine's, answered with the live codes.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, NamedTuple
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024   # one frame: the largest a client needs is a 15 MiB append; larger ones close 1009
 MAX_DEPTH = 64                       # nested objects/arrays; tool JSON schemas need a few dozen at most
 MAX_VALUES = 100_000                 # JSON values in one frame
-MAX_INT = 2 ** 53                    # |n| <= 2^53: integers every JSON reader holds exactly (RFC 7493)
+MAX_INT_DIGITS = 1000                # digits of one integer (Python refuses above 4300); ranges per field are the engine's
 MAX_NAME_CHARS = 256                 # object keys and identifier-like fields (NAME_FIELDS)
 MAX_STRING_CHARS = 1024 * 1024       # any other string (instructions, text, arguments, outputs)
-MAX_CASSETTE_NAME = 128              # characters of a ``cassette=`` name (file systems allow 255 bytes)
 
 NAME_FIELDS = frozenset({"type", "event_id", "id", "item_id", "previous_item_id", "call_id", "response_id",
                          "name", "role", "status", "voice", "model", "object"})
@@ -34,7 +33,6 @@ BULK_FIELDS = frozenset({"audio", "image_url"})   # base64 payloads: bounded by 
 _SET_ASIDE_FROM = 64 * 1024   # frames this large have their bulk strings set aside before the parse
 _MARKER_WINDOW = 1024
 _BULK_MARKERS = tuple(f'"{field}"{colon}"' for field in sorted(BULK_FIELDS) for colon in (":", ": "))
-_CASSETTE_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*")
 
 
 class Violation(NamedTuple):
@@ -49,7 +47,7 @@ class Violation(NamedTuple):
 class _Rejected(NamedTuple):
     """A number the JSON decoder met that no limit admits; reported with its place by `_walk`."""
 
-    kind: str   # "integer" (too large) or "number" (not finite)
+    kind: str   # "integer" (too many digits), "number" (not finite) or "constant" (NaN, Infinity: not JSON)
     what: str
 
 
@@ -66,7 +64,7 @@ def check_frame(message: str | bytes) -> Violation | None:
     try:
         value = json.loads(message, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
     except RecursionError:
-        return Violation("invalid_json", f"Invalid event: JSON nested more than {MAX_DEPTH} levels deep.")
+        return Violation("invalid_event", f"Invalid event: nested more than {MAX_DEPTH} levels deep.")
     except ValueError:
         return None
     event_id = value.get("event_id") if isinstance(value, dict) else None
@@ -74,17 +72,6 @@ def check_frame(message: str | bytes) -> Violation | None:
         event_id = None
     problem = _walk(value)
     return problem._replace(event_id=event_id) if problem is not None else None
-
-
-def cassette_name_problem(name: str) -> str | None:
-    """Why `name` cannot name a cassette file (too long, or not a plain file stem), or None when it can."""
-    if len(name) > MAX_CASSETTE_NAME:
-        return (f"The cassette name is {len(name)} characters long; a name has at most {MAX_CASSETTE_NAME} "
-                "characters.")
-    if not _CASSETTE_NAME.fullmatch(name):
-        return ("A cassette name is a file stem: letters, digits, '_', '-' and '.', not starting with '.' "
-                "(no folders).")
-    return None
 
 
 def _without_bulk(text: str) -> str:
@@ -104,10 +91,8 @@ def _without_bulk(text: str) -> str:
 
 
 def _parse_int(digits: str) -> int | _Rejected:
-    if len(digits.lstrip("-")) > 16:   # 2^53 has 16 digits: longer ones are never converted
-        return _Rejected("integer", f"an integer of {len(digits.lstrip('-'))} digits")
-    number = int(digits)
-    return number if abs(number) <= MAX_INT else _Rejected("integer", f"the integer {number}")
+    count = len(digits.lstrip("-"))
+    return int(digits) if count <= MAX_INT_DIGITS else _Rejected("integer", f"an integer of {count} digits")
 
 
 def _parse_float(text: str) -> float | _Rejected:
@@ -116,7 +101,7 @@ def _parse_float(text: str) -> float | _Rejected:
 
 
 def _parse_constant(name: str) -> _Rejected:
-    return _Rejected("number", f"{name}, which JSON does not allow")
+    return _Rejected("constant", name)
 
 
 def _walk(value: Any) -> Violation | None:
@@ -129,7 +114,7 @@ def _walk(value: Any) -> Violation | None:
         if seen > MAX_VALUES:
             return Violation("invalid_json", f"Invalid event: more than {MAX_VALUES} JSON values in one frame.")
         if len(path) >= MAX_DEPTH and isinstance(node, (dict, list)):   # the event itself is level 1
-            return Violation("invalid_json", f"Invalid event: JSON nested more than {MAX_DEPTH} levels deep.",
+            return Violation("invalid_event", f"Invalid event: nested more than {MAX_DEPTH} levels deep.",
                              _param(path[:1]))
         if isinstance(node, dict):
             for key, item in node.items():
@@ -146,7 +131,11 @@ def _walk(value: Any) -> Violation | None:
                                  f"string with maximum length {limit}, but got a string with length {len(node)} "
                                  "instead.", _param(path))
         elif isinstance(node, _Rejected):
-            bound = f"integers lie within ±{MAX_INT}" if node.kind == "integer" else "numbers must be finite"
+            if node.kind == "constant":
+                return Violation("invalid_json", f"Invalid event: {node.what} is not a JSON value (at "
+                                 f"'{_param(path)}').", _param(path))
+            bound = f"integers have at most {MAX_INT_DIGITS} digits" if node.kind == "integer" else \
+                "numbers must be finite"
             return Violation("invalid_value", f"Invalid '{_param(path)}': got {node.what}; {bound}.", _param(path))
     return None
 

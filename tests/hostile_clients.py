@@ -30,8 +30,8 @@ def deep_frame(levels: int) -> str:
 HOSTILE_FRAMES = {
     "nested 600 deep": deep_frame(600),
     "nested 200,000 deep": deep_frame(200_000),
-    "400-digit VAD threshold": '{"type":"session.update","session":{"turn_detection":{"type":"server_vad",'
-                               '"threshold":' + "9" * 400 + "}}}",
+    "5000-digit VAD threshold": '{"type":"session.update","session":{"turn_detection":{"type":"server_vad",'
+                                '"threshold":' + "9" * 5000 + "}}}",
     "NaN temperature": '{"type":"session.update","session":{"temperature":NaN}}',
     "1e999 temperature": '{"type":"session.update","session":{"temperature":1e999}}',
     "300-character type": json.dumps({"type": "x" * 300}),

@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from ..cassette import scrub_text
-from ..limits import MAX_FRAME_BYTES, cassette_name_problem, check_frame
+from ..limits import MAX_FRAME_BYTES, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
 from .validation import warm_up
 
@@ -174,12 +174,7 @@ class ReplayServer:
         headers = {name.lower(): value for name, value in ws.request.headers.raw_items()}
         offered = tuple(p.strip() for value in ws.request.headers.get_all("Sec-WebSocket-Protocol")
                         for p in value.split(","))
-        problem = cassette_name_problem(query["cassette"]) if query.get("cassette") else None
-        if problem is not None:
-            outcome: Session | Refusal = Refusal(_error_text("event_refused", "invalid_value", problem, "cassette"),
-                                                 4000, "invalid_request_error.invalid_value")
-        else:
-            outcome = open_session(query, headers, self.library, self.options, offered)
+        outcome = open_session(query, headers, self.library, self.options, offered)
         if isinstance(outcome, Refusal):
             try:
                 await ws.send(outcome.text)
