@@ -24,6 +24,7 @@ from .connection import connect
 from .errors import RealtimeConnectionClosed, RealtimeServerError, RealtimeTimeout
 from .providers import Provider
 from .report import turn_report
+from .secrets import hide_key_hints
 
 __all__ = ["Relay", "RelayConversation", "RelayError", "TurnInput"]
 
@@ -107,8 +108,8 @@ class Relay:
         return f"<Relay {self.provider.name} {len(self._conversations)} conversations, audio in {self.output_dir}>"
 
     def redact(self, text: str) -> str:
-        """`text` with the API key removed."""
-        return text.replace(self._key, REDACTED) if self._key else text
+        """`text` with the API key removed, and any upstream hint of it (``sk-****…2345``) hidden."""
+        return hide_key_hints(text.replace(self._key, REDACTED) if self._key else text)
 
     # -- conversations (fast, under the lock) -----------------------------------------------
 

@@ -152,7 +152,7 @@ def test_input_buffer_accounting(client):
 
 def test_append_limits_and_bad_audio(client):
     c = client(None)
-    error = c.error({"type": "input_audio_buffer.append", "audio": "A" * (21 * 1024 * 1024), "event_id": "big"})
+    error = c.error({"type": "input_audio_buffer.append", "audio": "A" * (15 * 1024 * 1024 + 4), "event_id": "big"})
     assert error["param"] == "audio" and "15 MiB" in error["message"] and error["event_id"] == "big"
     error = c.error({"type": "input_audio_buffer.append", "audio": "not base64!"})
     assert error["param"] == "audio" and "base64" in error["message"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.secrets import masked
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY_PATTERNS = [
     re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"),                                  # OpenAI-style keys
@@ -52,14 +54,10 @@ def scanned_texts() -> list[tuple[str, str]]:
     return texts
 
 
-def mask(secret: str) -> str:
-    return secret[:6] + "…" if len(secret) > 6 else "…"
-
-
 def test_shipped_files_hold_no_key_like_strings():
     texts = scanned_texts()
     assert any(name.startswith("media") for name, _ in texts), "no cassettes found to scan"
-    leaks = {name: [mask(s) for s in found] for name, text in texts if (found := find_secrets(text))}
+    leaks = {name: [masked(s) for s in found] for name, text in texts if (found := find_secrets(text))}
     assert leaks == {}, f"key-like strings found (masked): {leaks}"
 
 

@@ -45,7 +45,9 @@ from .transcription import TranscriptionReplay
 from .recording import Library, Recording, dumps, is_user_audio
 from .validation import ClientError, check_depth, expect, validate_event
 
-__all__ = ["Library", "Options", "QUERY_OPTIONS", "Recording", "Refusal", "Session", "mask_key", "open_session"]
+from ..secrets import masked
+
+__all__ = ["Library", "Options", "QUERY_OPTIONS", "Recording", "Refusal", "Session", "open_session"]
 
 log = logging.getLogger("helpers.replay")
 EPOCH = 1767225600  # expires_at is counted from here, so replays stay identical
@@ -103,13 +105,6 @@ def _refuse(code_name: str | None, message: str, close: int, reason: str, param:
     return Refusal(dumps({"type": "error", "event_id": "event_refused", "error": error}), close, reason)
 
 
-def mask_key(key: str) -> str:
-    """A key shown the way OpenAI shows a wrong one: first 3 and last 4 characters, stars between."""
-    if len(key) <= 12:
-        return "*" * len(key)
-    return key[:3] + "*" * (len(key) - 7) + key[-4:]
-
-
 def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: Library | None,
                  options: Options, subprotocols: tuple[str, ...] = ()) -> "Session | Refusal":
     """Admit a connection (key, model, persona, cassette, query options) and make its `Session`, or refuse it.
@@ -128,7 +123,7 @@ def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: 
         if key is None:
             return _refuse(None, "Missing bearer or basic authentication in header", 3000, "invalid_request_error")
         if not hmac.compare_digest(key.encode(), options.require_key.encode()):
-            return _refuse("invalid_api_key", f"Incorrect API key provided: {mask_key(key)}. You can find your "
+            return _refuse("invalid_api_key", f"Incorrect API key provided: {masked(key)}. You can find your "
                            "API key at https://platform.openai.com/account/api-keys.", 3000,
                            "invalid_request_error.invalid_api_key")
     model = query.get("model")

@@ -4,30 +4,54 @@ Serves ``/v1/realtime`` and ``/realtime`` (WebSocket), answers ``GET /health`` w
 and echoes the ``realtime`` subprotocol when a browser offers it. All protocol decisions are
 the engine's (`helpers.replay.engine`); this module only moves frames and keeps time.
 Keys and Authorization headers are never logged.
+
+It also keeps hostile clients from hurting anyone else, each in one log line, never a traceback:
+every client frame passes `helpers.limits` first (a violation is answered with an ``error``
+event and the session goes on); a client's next frame is read only once the answers to its last
+one are written and while its frames take at most `INPUT_SHARE` of the server's time; output
+waits above `OUTPUT_HIGH_WATER` bytes at most, and a client that takes none of it for
+`write_timeout` seconds is reset (so a stalled write cannot hold keepalive pings back either).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
 import re
+import socket
+import struct
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.typing import Subprotocol
 
 from ..cassette import scrub_text
+from ..limits import MAX_FRAME_BYTES, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
 from .mcp import McpBridge
 from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
-MAX_FRAME_BYTES = 32 * 1024 * 1024  # above the 15 MiB append limit, so the engine can answer with an error
+OUTPUT_HIGH_WATER = 256 * 1024   # bytes waiting for the client before a write waits (websockets' write_limit)
+WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before the client is dropped
+INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
+PING_INTERVAL = PING_TIMEOUT = 20.0
+CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
+LARGE_FRAME = 1024 * 1024        # frames above this are handled in steps, yielding to other sessions between
+INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
+INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
+_TCPI_BYTES_ACKED, _TCP_INFO_BYTES = 120, 128   # offset of tcpi_bytes_acked in Linux's struct tcp_info
 log = logging.getLogger("helpers.replay")
 
 
@@ -45,27 +69,98 @@ _wire_log = logging.getLogger("helpers.replay.wire")
 _wire_log.addFilter(_RedactCredentials())
 
 
+class _BoundedConnection(ServerConnection):
+    """A connection dropped (one log line) when its client takes no output for `write_timeout` seconds.
+
+    The transport calls `pause_writing` when unread output passes the high-water mark; every write,
+    keepalive pings included, then waits. If the client's TCP acknowledged nothing more by the
+    deadline (Linux reports it; elsewhere: if writing has not resumed), the client is reset, so
+    no write stalls for ever and nothing piles up behind it.
+    """
+
+    def __init__(self, *args, write_timeout: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.write_timeout = write_timeout
+        self._stall: asyncio.TimerHandle | None = None
+        self._acked_at: int | None = None   # the client's acknowledged byte count when last seen moving ...
+        self._taken_at = 0.0                # ... and when that was
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall is None:
+            self._acked_at, self._taken_at = self._acked(), self.loop.time()
+            self._stall = self.loop.call_later(self._check_every(), self._check_stall)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._acked_at is None:  # no acknowledgement count: resuming is the only sign of a reader
+            self._cancel_stall()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall()
+        super().connection_lost(exc)
+
+    def _acked(self) -> int | None:
+        """Bytes the client's TCP has acknowledged so far (Linux ``TCP_INFO``), or None where unknown."""
+        try:
+            info = self.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO,
+                                                                       _TCP_INFO_BYTES)
+            return struct.unpack_from("Q", info, _TCPI_BYTES_ACKED)[0]
+        except (AttributeError, OSError, struct.error):
+            return None
+
+    def _cancel_stall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _check_every(self) -> float:
+        return self.write_timeout / 4 if self._acked_at is not None else self.write_timeout
+
+    def _check_stall(self) -> None:
+        """While output waits, drop the client once it has taken nothing for `write_timeout` seconds."""
+        self._stall = None
+        if not self.paused:
+            return
+        acked, now = self._acked(), self.loop.time()
+        if acked is not None and acked != self._acked_at:  # a slow reader, but a reader
+            self._acked_at, self._taken_at = acked, now
+        if now - self._taken_at < self.write_timeout - 1e-3:
+            self._stall = self.loop.call_later(self._check_every(), self._check_stall)
+            return
+        log.warning("closed %s: the client read nothing for %g s while %d bytes waited for it",
+                    _peer(self), self.write_timeout, self.transport.get_write_buffer_size())
+        # A reset, not a FIN queued behind megabytes the client will never read: the kernel frees them now.
+        self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        self.transport.abort()
+
+
 class ReplayServer:
-    """Serves the cassettes of one folder; `reports` collects one summary per finished session.
+    """Serves the cassettes of one folder; `reports` keeps a summary of the last `MAX_REPORTS` sessions.
 
     `live` counts the sessions in progress; `on_report` is called with each summary as a session ends.
+    A client that leaves output unread for `write_timeout` seconds is disconnected.
     """
 
     MAX_REPORTS = 1000
 
     def __init__(self, cassettes: str | Path | None, options: Options | None = None,
-                 on_report: Callable[[dict], None] | None = None):
+                 on_report: Callable[[dict], None] | None = None, write_timeout: float = WRITE_TIMEOUT):
         self.library = Library(cassettes) if cassettes is not None else None
         self.options = options or Options()
         self.reports: deque[dict] = deque(maxlen=self.MAX_REPORTS)  # the newest session summaries
         self.live = 0
+        self.write_timeout = write_timeout
         self._on_report = on_report
 
     def serve(self, host: str = "127.0.0.1", port: int = 0):
         """The `websockets` server (an async context manager) listening on host:port."""
         warm_up()  # the SDK-model validators, before the first session needs them
         return serve(self._handle, host, port, process_request=self._process_request, select_subprotocol=_select_subprotocol,
-                     max_size=MAX_FRAME_BYTES, compression=None, server_header="helpers-replay", logger=_wire_log)
+                     max_size=MAX_FRAME_BYTES, max_queue=INPUT_QUEUE, write_limit=OUTPUT_HIGH_WATER,
+                     ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, close_timeout=CLOSE_TIMEOUT, compression=None,
+                     server_header="helpers-replay", logger=_wire_log,
+                     create_connection=partial(_BoundedConnection, write_timeout=self.write_timeout))
 
     @staticmethod
     def _process_request(connection: ServerConnection, request):
@@ -84,35 +179,68 @@ class ReplayServer:
                         for p in value.split(","))
         outcome = open_session(query, headers, self.library, self.options, offered)
         if isinstance(outcome, Refusal):
-            await ws.send(outcome.text)
-            await ws.close(outcome.code, outcome.reason)
+            try:
+                await ws.send(outcome.text)
+                await ws.close(outcome.code, outcome.reason)
+            except ConnectionClosed:
+                pass
             return
         session: Session = outcome
         loop = asyncio.get_running_loop()
         session.start(loop.time())
-        wake = asyncio.Event()
-        writer = asyncio.create_task(self._write(ws, session, wake))
+        wake, caught_up = asyncio.Event(), asyncio.Event()
+        caught_up.set()
+        refused: list[str] = []
+        writer = asyncio.create_task(self._write(ws, session, wake, caught_up, refused))
+        event_ids = itertools.count(1)
+        budget = _InputBudget(loop.time())
         self.live += 1
         try:
-            async for message in ws:
-                session.receive(message, loop.time())
-                _run_jobs(session, wake)
+            while True:
+                # Read the next frame only once the answers to the last one are written: a client that
+                # does not read stops being read, and its replies cannot pile up in memory.
+                await caught_up.wait()
+                message = await ws.recv()
+                if writer.done():  # closed or closing: frames still queued have no one to answer them
+                    break
+                large = len(message) > LARGE_FRAME
+                if large:  # reading it took a while: let sessions with frames due go first
+                    await asyncio.sleep(0)
+                began = time.perf_counter()
+                violation = check_frame(message)
+                if violation is None:
+                    if large:
+                        await asyncio.sleep(0)
+                    _receive(ws, session, message, loop.time(), refused)
+                    _run_jobs(session, wake)
+                else:
+                    refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
+                                               violation.param, violation.event_id))
+                caught_up.clear()
                 wake.set()
-        except ConnectionClosed:
-            pass
+                pause = budget.spend(time.perf_counter() - began, loop.time())
+                if pause:  # this client's frames took more than their share: read its next one later
+                    await asyncio.sleep(pause)
+        except ConnectionClosed as closed:
+            if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                log.warning("closed %s: %s (frames above %d bytes are not read)", _peer(ws), closed.sent.reason,
+                            MAX_FRAME_BYTES)
         finally:
             writer.cancel()
             self.live -= 1
             self._finish(session)
 
     @staticmethod
-    async def _write(ws: ServerConnection, session: Session, wake: asyncio.Event) -> None:
+    async def _write(ws: ServerConnection, session: Session, wake: asyncio.Event, caught_up: asyncio.Event,
+                     refused: list[str]) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
                 wake.clear()
                 texts = session.poll(loop.time())
                 _run_jobs(session, wake)
+                if refused:
+                    texts[:0], refused[:] = refused, []
                 if len(texts) == 1:
                     await ws.send(texts[0])
                 elif texts:
@@ -120,6 +248,7 @@ class ReplayServer:
                 if session.close is not None:
                     await ws.close(*session.close)
                     return
+                caught_up.set()
                 deadline = session.next_deadline()
                 timer = loop.call_at(deadline, wake.set) if deadline is not None else None
                 await wake.wait()
@@ -127,6 +256,8 @@ class ReplayServer:
                     timer.cancel()
         except ConnectionClosed:
             pass
+        finally:
+            caught_up.set()
 
     def _finish(self, session: Session) -> None:
         report = session.report()
@@ -156,6 +287,48 @@ async def _run_job(session, job, wake: asyncio.Event) -> None:
         result = await bridge.call_tool(job.tool, job.name, job.arguments)
     session.resolve(job, result, asyncio.get_running_loop().time())
     wake.set()
+
+
+class _InputBudget:
+    """The server time one connection's frames may take: `INPUT_SHARE` of the clock, after `INPUT_BURST`.
+
+    A client flooding costly frames (huge, deep, retrieves of big items) is read more slowly, so the
+    event loop keeps time for everyone else.
+    """
+
+    __slots__ = ("credit", "at")
+
+    def __init__(self, now: float):
+        self.credit, self.at = INPUT_BURST, now
+
+    def spend(self, cost: float, now: float) -> float:
+        """Charge `cost` seconds at `now`; returns how long to wait before reading this client again."""
+        self.credit = min(INPUT_BURST, self.credit + (now - self.at) * INPUT_SHARE) - cost
+        self.at = now
+        return -self.credit / INPUT_SHARE if self.credit < 0 else 0.0
+
+
+def _receive(ws: ServerConnection, session: Session, message: str | bytes, now: float, refused: list[str]) -> None:
+    """Hand a frame to the engine; an engine failure is logged as one line and answered, never a traceback."""
+    try:
+        session.receive(message, now)
+    except Exception as exc:  # an engine defect must not end the session or print a traceback
+        log.error("replay engine failed on a frame from %s: %s: %s", _peer(ws), type(exc).__name__, str(exc)[:200])
+        refused.append(_error_text("event_engine_failure", "server_error", "The replay server could not handle "
+                                   "this event (a defect in the server, logged); the session goes on.",
+                                   kind="server_error"))
+
+
+def _error_text(event_id: str, code: str, message: str, param: str | None = None,
+                client_event_id: str | None = None, kind: str = "invalid_request_error") -> str:
+    """A protocol ``error`` event (the same shape in both dialects) as JSON text."""
+    return json.dumps({"type": "error", "event_id": event_id, "error": {
+        "type": kind, "code": code, "message": message, "param": param, "event_id": client_event_id}})
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.transport.get_extra_info("peername") if ws.transport is not None else None
+    return f"{address[0]}:{address[1]}" if address else "a client"
 
 
 async def _send_batch(ws: ServerConnection, texts: list[str]) -> None:

@@ -19,9 +19,9 @@ from typing import Annotated, Any, Union, get_args
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from ..limits import MAX_DEPTH
 from ..personas import Persona
 
-MAX_DEPTH = 64
 _OBJECT_ARRAYS = ("content", "tools", "input", "output")  # deeper client JSON is refused before any model sees it
 
 
