@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-__all__ = ["McpBridge", "McpError", "McpFlow", "McpMisuse", "requires_approval"]
+__all__ = ["McpBridge", "McpError", "McpFlow", "McpMisuse", "allowed", "check_tool", "requires_approval"]
 
 REQUIRE_APPROVAL_DEFAULT = "always"   # unconfirmed for Realtime (see the module notes)
 
