@@ -459,8 +459,8 @@ def test_idle_timeout_commits_silence_and_answers_after_the_timeout(replay):
 # -- the relay passes a reasoning model's thinking and preamble on ------------------------------
 
 def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp_path):
-    from tests.test_relay import http_client, of, turn
     from helpers import relay
+    from tests.relay_fixtures import http_client, of, turn
 
     def relay_turn(model: str, cassette: str) -> list[tuple[str, dict]]:
         server = relay.serve_in_background(relay.create_app(url=replay.url, model=model, cassette=cassette,
