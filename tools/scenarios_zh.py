@@ -10,7 +10,7 @@ Chinese notebooks connect with `cassette="zh-CN/NN_topic"`.
 from __future__ import annotations
 
 from scenarios import (TRANSCRIPTION, VOICE, WEATHER_TOOL, Call, Respond, Restore, ReturnResult, Say, Scenario,
-                       SendAudio, SendAudioItem, Speak, Truncate, Update, vad)
+                       SendAudio, Speak, Truncate, Update, vad)
 
 PREFIX = "zh-CN/"
 INSTRUCTIONS = "你是一个友好的语音助手。回答要简短、清楚。"
@@ -69,14 +69,11 @@ SCENARIOS = (
                 "模型一边生成、一边把回答流式传回来，所以对话就像实时进行一样。",
                 overrides={"modalities": ["text"]}),
     )),
-    zh("04_audio_turn", "(a) a Mandarin question appended in chunks and committed, with input transcription; "
-       "(b) another Mandarin question sent whole as one item. Two spoken answers.", (
-           Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
-           SendAudio(QUESTION),
-           Respond(OCTOPUS_FACT),
-           SendAudioItem("question_zh.wav"),
-           Respond("你好！我是一个语音助手，可以陪你聊天、回答问题。"),
-       )),
+    zh("04_audio_turn", "A Mandarin question appended in chunks and committed; a spoken answer.", (
+        Update(MANUAL),
+        SendAudio(QUESTION),
+        Respond(OCTOPUS_FACT),
+    )),
     zh("05_audio_output", "A typed request answered with about five seconds of Mandarin speech.", (
         Update(MANUAL),
         Say("请为新同学说一段简短的欢迎词。"),
