@@ -149,3 +149,26 @@ SCENARIOS = (
            SendAudio(FOLLOWUP), Respond(OCTOPUS_HEARTS),
        )),
 )
+
+# -- lessons 13-14 (zh-CN) ----
+# The Mandarin twins of tools/scenarios_lessons.py's 13_barge_in and 14_audio_input.
+
+ZH_INTRODUCTION = "你好！我是一个语音助手，可以陪你聊天、回答问题。"  # the answer to media/question_zh.wav
+
+SCENARIOS += (
+    zh("13_barge_in", "Server VAD: a spoken Mandarin request, a long answer, the user barges in; the answer to "
+       "the barge-in.", (
+           Update({**BASE, "turn_detection": vad()}),
+           Speak(STORY_REQUEST, reply=Respond(ROBOT_STORY)),
+           Speak(BARGE_IN, barge_in_after_s=1.5, reply=Respond("好的！一个小机器人在暴风雨里守住了灯塔的光。")),
+       )),
+    zh("14_audio_input", "Input transcription on: (a) a Mandarin question sent whole as one item; (b) a typed "
+       "Mandarin instruction plus an appended Mandarin question, answered in one turn.", (
+           Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
+           SendAudioItem("question_zh.wav"),
+           Respond(ZH_INTRODUCTION),
+           Say("用一句简短的话回答后面这段录音里的问题。"),
+           SendAudio(QUESTION),
+           Respond("章鱼有三颗心脏，血是蓝色的。"),
+       )),
+)
