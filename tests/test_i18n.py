@@ -21,6 +21,8 @@ from nav import setup_source  # noqa: E402
 from notebook_tools import REPO  # noqa: E402
 import scenarios as scenarios_en  # noqa: E402
 import scenarios_zh  # noqa: E402
+import scenarios_2026_zh  # noqa: E402
+from scenarios_2026 import SCENARIOS_2026  # noqa: E402
 import helpers  # noqa: E402
 from helpers import events  # noqa: E402
 from helpers.cassette import load  # noqa: E402
@@ -175,9 +177,20 @@ def test_every_english_scenario_has_a_mandarin_twin_with_the_same_turns():
         assert load(ZH_CASSETTES / f"{name}.jsonl").meta["provenance"]["script"] == scenario.name
 
 
+def test_each_mandarin_2026_scenario_mirrors_its_english_namesake():
+    english = {s.name: s for s in SCENARIOS_2026}
+    for scenario in scenarios_2026_zh.SCENARIOS:
+        name = scenario.name.removeprefix(scenarios_2026_zh.PREFIX)
+        twin = english[name]
+        assert [type(s) for s in scenario.steps] == [type(s) for s in twin.steps], name
+        assert ((scenario.responses, scenario.provider, scenario.model, scenario.kind)
+                == (twin.responses, twin.provider, twin.model, twin.kind)), name
+        assert load(ZH_CASSETTES / f"{name}.jsonl").meta["provenance"]["script"] == scenario.name
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: cannot regenerate")
 def test_mandarin_cassettes_regenerate_byte_for_byte(tmp_path):
-    names = [s.name for s in scenarios_zh.SCENARIOS]
+    names = [s.name for s in scenarios_zh.SCENARIOS + scenarios_2026_zh.SCENARIOS]
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "synthesize_cassettes.py"), "--out", str(tmp_path),
                              "--only", *names], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
