@@ -50,11 +50,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import httpx  # noqa: E402
-
 from bench_replay import _load, _start, build_cassette  # noqa: E402  (the paced load generator, reused)
+
 from helpers.limits import MAX_FRAME_BYTES as MAX_FRAME  # noqa: E402
-from tests.hostile_clients import (HOSTILE_FRAMES, RawSession, flood_retrieves, store_big_item,  # noqa: E402
-                                   wait_until_dropped)
+from tests.hostile_clients import HOSTILE_FRAMES, RawSession, flood_retrieves, store_big_item, wait_until_dropped  # noqa: E402
 
 RSS_BUDGET_MB = 150
 LATENESS_RATIO_BUDGET = 2.0

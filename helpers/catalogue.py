@@ -268,7 +268,9 @@ def retirement_notice(model: str) -> str | None:
     where = f"{model} shuts down on {entry.shutdown.value} (source: {entry.shutdown.source}); "  # type: ignore[union-attr]
     if entry.replacement:
         return where + f"move to {entry.replacement.value}."
-    current = [m.model for m in models(entry.provider, next(iter(sorted(entry.capabilities.value))))]  # type: ignore[arg-type]
+    capabilities = entry.capabilities.value
+    assert isinstance(capabilities, frozenset | set | tuple | list), capabilities
+    current = [m.model for m in models(entry.provider, sorted(capabilities)[0])]
     return where + f"the source names no replacement; current models: {', '.join(current)}."
 
 

@@ -245,6 +245,7 @@ class Persona:
         if item.get("role") == "user" and any(isinstance(p, dict) and p.get("type") == "text"
                                               for p in item.get("content") or []):
             item["status"] = "in_progress"
+        item["object"] = item.pop("object", "realtime.item")  # StepFun prints `object` last
         return item
 
     def shape_part(self, part: dict) -> dict:

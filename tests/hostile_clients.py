@@ -98,7 +98,7 @@ class RawSession:
         self.sock.settimeout(left)
         try:
             data = self.sock.recv(1 << 20)
-        except socket.timeout:
+        except TimeoutError:
             raise TimeoutError("no answer in time") from None
         if not data:
             self.protocol.receive_eof()
@@ -137,7 +137,7 @@ def flood_retrieves(session: RawSession, count: int, item_id: str = "item_big", 
         while sent < count and time.monotonic() < deadline and not session.server_ended():
             try:
                 session.send(frame)
-            except socket.timeout:   # the server stopped reading us: backpressure, as it should
+            except TimeoutError:   # the server stopped reading us: backpressure, as it should
                 break
             sent += 1
     except OSError:  # reset by the server

@@ -148,7 +148,8 @@ def test_media_files_are_as_documented():
 
 def test_media_stays_within_budget_and_readable():
     total = sum(p.stat().st_size for p in MEDIA.rglob("*") if p.is_file())
-    assert total < 20 * 1024 * 1024, f"media/ is {total / 1e6:.1f} MB, over the 20 MB budget"
+    # Two editions (English and Mandarin) of 19 lessons' speech: a clone stays well under 50 MB.
+    assert total < 48 * 1024 * 1024, f"media/ is {total / 1e6:.1f} MB, over the 48 MiB budget"
     for path in CASSETTE_FILES:
         lines = path.read_text(encoding="utf-8").splitlines()
         assert all(line.startswith("{") and line.endswith("}") for line in lines), path.name

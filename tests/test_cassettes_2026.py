@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers.cassette import load
-from tests.test_replay_2026 import validated
+from tests.ga_schema import validated
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "media" / "cassettes"
@@ -75,7 +75,7 @@ def test_reasoning_responses_open_with_a_preamble_and_wait_longer_with_more_effo
             audio = [f for f in frames[k:] if f.event and f.event["type"] == "response.output_audio.delta"]
             answer = [f for f in audio if f.event["output_index"] == 1]
             waits.append((audio[0].t - frame.t, answer[0].t - frame.t))
-    preamble, answer = zip(*waits[1:])
+    preamble, answer = zip(*waits[1:], strict=True)
     assert max(preamble) - min(preamble) < 0.3                # the preamble comes as fast at every effort
     assert list(answer) == sorted(answer) and answer[-1] > answer[0] + 1.5
     for done in (e for e in server_events("15_reasoning") if e["type"] == "response.done"):

@@ -102,10 +102,9 @@ def test_image_tokens_are_priced_at_the_image_rate():
 
 def test_connect_warns_with_date_and_replacement_for_a_retiring_model():
     with serve_in_background(speed=0) as server:
-        with pytest.warns(RetiringModelWarning, match=r"gpt-realtime shuts down on 2027-01-20.*move to gpt-realtime-2\.1"):
-            with helpers.connect("replay", url=server.url, model="gpt-realtime", cassette="01_connect",
-                                 log=False) as client:
-                client.wait_for("session.created", timeout=5)
+        with pytest.warns(RetiringModelWarning, match=r"gpt-realtime shuts down on 2027-01-20.*move to gpt-realtime-2\.1"), \
+                helpers.connect("replay", url=server.url, model="gpt-realtime", cassette="01_connect", log=False) as client:
+            client.wait_for("session.created", timeout=5)
         with warnings.catch_warnings():
             warnings.simplefilter("error", RetiringModelWarning)
             with helpers.connect("replay", url=server.url, model=catalogue.default_model("openai"),

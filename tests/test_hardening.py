@@ -24,8 +24,7 @@ from helpers import relay
 from helpers.limits import MAX_DEPTH, MAX_FRAME_BYTES, check_frame
 from helpers.replay import serve_in_background
 from helpers.secrets import MASK, hide_key_hints, masked
-from tests.hostile_clients import (HOSTILE_FRAMES, RawSession, deep_frame, flood_retrieves, store_big_item,
-                                   wait_until_dropped)
+from tests.hostile_clients import HOSTILE_FRAMES, RawSession, deep_frame, flood_retrieves, store_big_item, wait_until_dropped
 from tests.replay_fixtures import REPO, events_until, url
 
 WRITE_TIMEOUT = 2.0

@@ -20,7 +20,10 @@ import notebook_tools  # noqa: E402
 from nav import setup_source  # noqa: E402
 from notebook_tools import REPO  # noqa: E402
 import scenarios as scenarios_en  # noqa: E402
+import scenarios_lessons  # noqa: E402
 import scenarios_zh  # noqa: E402
+import scenarios_2026  # noqa: E402
+import scenarios_2026_zh  # noqa: E402
 import helpers  # noqa: E402
 from helpers import events  # noqa: E402
 from helpers.cassette import load  # noqa: E402
@@ -166,18 +169,30 @@ def test_every_english_notebook_links_to_its_chinese_counterpart_and_back():
 # -- the Mandarin cassettes ------------------------------------------------------------
 
 def test_every_english_scenario_has_a_mandarin_twin_with_the_same_turns():
-    english = {s.name: s for s in scenarios_en.SCENARIOS}
+    english = {s.name: s for s in scenarios_en.SCENARIOS + scenarios_lessons.SCENARIOS}
     chinese = {s.name.removeprefix(scenarios_zh.PREFIX): s for s in scenarios_zh.SCENARIOS}
-    assert set(chinese) == set(english)
+    assert {s.name for s in scenarios_en.SCENARIOS} <= set(chinese) <= set(english)
     for name, scenario in chinese.items():
         assert [type(s) for s in scenario.steps] == [type(s) for s in english[name].steps], name
         assert scenario.responses == english[name].responses
         assert load(ZH_CASSETTES / f"{name}.jsonl").meta["provenance"]["script"] == scenario.name
 
 
+def test_every_mandarin_2026_scenario_mirrors_its_english_namesake():
+    english = {s.name: s for s in scenarios_2026.SCENARIOS_2026}
+    for scenario in scenarios_2026_zh.SCENARIOS:
+        twin = english[scenario.name.removeprefix(scenarios_2026_zh.PREFIX)]
+        assert [type(s) for s in scenario.steps] == [type(s) for s in twin.steps], scenario.name
+        assert (scenario.responses, scenario.provider, scenario.model, scenario.kind) == \
+            (twin.responses, twin.provider, twin.model, twin.kind), scenario.name
+        calls = [(s.server_label, s.name, s.arguments) for s in scenario.steps if isinstance(s, scenarios_2026.McpCall)]
+        assert calls == [(s.server_label, s.name, s.arguments) for s in twin.steps
+                         if isinstance(s, scenarios_2026.McpCall)], scenario.name  # the real MCP server's tools
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: cannot regenerate")
 def test_mandarin_cassettes_regenerate_byte_for_byte(tmp_path):
-    names = [s.name for s in scenarios_zh.SCENARIOS]
+    names = [s.name for s in (*scenarios_zh.SCENARIOS, *scenarios_2026_zh.SCENARIOS)]
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "synthesize_cassettes.py"), "--out", str(tmp_path),
                              "--only", *names], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

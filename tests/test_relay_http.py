@@ -6,14 +6,13 @@ import io
 import json
 import logging
 
-import httpx
 import numpy as np
 import pytest
 import soundfile
 
 from helpers import relay, relay_core
 from helpers.replay import serve_in_background
-from tests.relay_fixtures import FakeClock
+from tests.relay_fixtures import FakeClock, http_client, of, turn
 from tests.replay_fixtures import REPO
 
 MEDIA = REPO / "media"
@@ -38,27 +37,6 @@ def start_relay(upstream, tmp_path):
     yield start
     for server in servers:
         server.stop()
-
-
-def http_client(server: relay.RelayServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, timeout=10)
-
-
-def turn(http: httpx.Client, *, wav: str | None = None, text: str | None = None,
-         conversation_id: str | None = None) -> tuple[httpx.Response, list[tuple[str, dict]]]:
-    """Post one turn and read its whole SSE stream."""
-    data = {k: v for k, v in (("text", text), ("conversation_id", conversation_id)) if v is not None}
-    files = {"file": (wav, (MEDIA / wav).read_bytes(), "audio/wav")} if wav else None
-    with http.stream("POST", "/process_audio", data=data, files=files) as response:
-        if response.status_code != 200:
-            response.read()
-            return response, []
-        events = list(relay.parse_sse(response.iter_lines()))
-    return response, events
-
-
-def of(events, name: str) -> list[dict]:
-    return [data for kind, data in events if kind == name]
 
 
 def spoken(events) -> str:

@@ -7,31 +7,15 @@ its tools really happens, so the outputs checked here come from the tool functio
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Union, get_args
 
 import anyio
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
-from openai.types.realtime import RealtimeServerEvent
-from pydantic import BaseModel, Field, TypeAdapter
 
 from helpers.mcp_local import serve_mcp
 from helpers.replay.mcp import McpBridge, McpError, McpFlow, McpMisuse, requires_approval
-
-_MEMBERS = get_args(get_args(RealtimeServerEvent)[0])
-GA = TypeAdapter(Annotated[Union[_MEMBERS], Field(discriminator="type")])
-_counter = itertools.count()
-
-
-def validated(events: list[dict]) -> list[str]:
-    """Validate each event with the SDK's GA server-event models (no unknown top-level keys); their types."""
-    for event in events:
-        model = GA.validate_python({"event_id": f"event_{next(_counter)}", **event})
-        assert isinstance(model, BaseModel)
-        unknown = set(event) - set(type(model).model_fields)
-        assert not unknown, (event["type"], unknown)
-    return [e["type"] for e in events]
+from tests.ga_schema import validated
 
 
 def shop_server() -> MCPServer:
@@ -215,12 +199,12 @@ def test_transcription_event_order_and_out_of_order_completions_reconciled_by_it
     first = session.handle({"type": "input_audio_buffer.commit"}, 6000)
     session.handle(pcm_event(800), 6000)
     second = session.handle({"type": "input_audio_buffer.commit"}, 7000)
-    for events in (first, second):
-        types = validated([e for _, e in events])
+    for handled in (first, second):
+        types = validated([e for _, e in handled])
         assert types[:3] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
         assert set(types[3:-1]) == {"conversation.item.input_audio_transcription.delta"}
         assert types[-1] == "conversation.item.input_audio_transcription.completed"
-        assert all(t >= events[0][0] for t, _ in events)
+        assert all(t >= handled[0][0] for t, _ in handled)
     assert "response" not in " ".join(e["type"] for _, e in first + second)
     timeline = sorted(first + second, key=lambda pair: pair[0])
     completed = [e for _, e in timeline if e["type"].endswith("completed")]
@@ -459,8 +443,8 @@ def test_idle_timeout_commits_silence_and_answers_after_the_timeout(replay):
 # -- the relay passes a reasoning model's thinking and preamble on ------------------------------
 
 def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp_path):
-    from tests.test_relay import http_client, of, turn
     from helpers import relay
+    from tests.relay_fixtures import http_client, of, turn
 
     def relay_turn(model: str, cassette: str) -> list[tuple[str, dict]]:
         server = relay.serve_in_background(relay.create_app(url=replay.url, model=model, cassette=cassette,

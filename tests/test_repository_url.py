@@ -9,9 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools")]
 
-from notebook_tools import NOTEBOOKS, REPO, notebook_paths  # noqa: E402
-
 import nbformat  # noqa: E402
+
+from notebook_tools import NOTEBOOKS, REPO, notebook_paths  # noqa: E402
 
 BOOKS = notebook_paths() + notebook_paths(NOTEBOOKS / "zh-CN")
 COLAB = re.compile(r"colab\.research\.google\.com/github/([^/\s)]+/[^/\s)]+)/blob/main/([^\s)]+)")

@@ -38,7 +38,7 @@ from pathlib import Path
 import nbformat
 import polib
 
-from nav import BADGE, CELL_IDS, INDEX_END, INDEX_START, NAV, NAV_END, SETUP_MARKER, ZH_FOLDER, badge, setup_source
+from nav import CELL_IDS, INDEX_END, INDEX_START, NAV, NAV_END, SETUP_MARKER, ZH_FOLDER, badge, setup_source
 from notebook_tools import NOTEBOOKS, ROOT, notebook_paths
 
 LOCALE = "zh-CN"

@@ -160,7 +160,8 @@ SCENARIOS_2026 = (
                      Caption("followup_en.wav", send_every_ms=10),
                  ), kind="transcription", model="gpt-realtime-whisper"),
     Scenario2026("18_long_conversation", "18",
-                 "gpt-realtime-2.1 with truncation retention_ratio 0.8 of a 64-token budget (the third turn is truncated): three text turns; an out-of-band "
+                 "gpt-realtime-2.1 with truncation retention_ratio 0.8 of a 64-token budget (the third turn is "
+                 "truncated): three text turns; an out-of-band "
                  "summary (conversation none, metadata, item references); the client swaps the first four "
                  "items for the summary; a last turn that still knows the plan.", (
                      Update({**OPENAI_BASE, "modalities": ["text"],

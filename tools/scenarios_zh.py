@@ -10,7 +10,7 @@ Chinese notebooks connect with `cassette="zh-CN/NN_topic"`.
 from __future__ import annotations
 
 from scenarios import (TRANSCRIPTION, VOICE, WEATHER_TOOL, Call, Respond, Restore, ReturnResult, Say, Scenario,
-                       SendAudio, SendAudioItem, Speak, Truncate, Update, vad)
+                       SendAudio, Speak, Truncate, Update, vad)
 
 PREFIX = "zh-CN/"
 INSTRUCTIONS = "你是一个友好的语音助手。回答要简短、清楚。"
@@ -69,14 +69,11 @@ SCENARIOS = (
                 "模型一边生成、一边把回答流式传回来，所以对话就像实时进行一样。",
                 overrides={"modalities": ["text"]}),
     )),
-    zh("04_audio_turn", "(a) a Mandarin question appended in chunks and committed, with input transcription; "
-       "(b) another Mandarin question sent whole as one item. Two spoken answers.", (
-           Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
-           SendAudio(QUESTION),
-           Respond(OCTOPUS_FACT),
-           SendAudioItem("question_zh.wav"),
-           Respond("你好！我是一个语音助手，可以陪你聊天、回答问题。"),
-       )),
+    zh("04_audio_turn", "A Mandarin question appended in chunks and committed; a spoken answer.", (
+        Update(MANUAL),
+        SendAudio(QUESTION),
+        Respond(OCTOPUS_FACT),
+    )),
     zh("05_audio_output", "A typed request answered with about five seconds of Mandarin speech.", (
         Update(MANUAL),
         Say("请为新同学说一段简短的欢迎词。"),
@@ -146,5 +143,28 @@ SCENARIOS = (
            Restore("user", "你好！讲一个章鱼的趣事吧？"),
            Restore("assistant", OCTOPUS_BLUE_BLOOD),
            SendAudio(FOLLOWUP), Respond(OCTOPUS_HEARTS),
+       )),
+)
+
+# -- lessons 13-14 (zh-CN) ----
+# The Mandarin twins of tools/scenarios_lessons.py's 13_barge_in and 14_audio_input.
+
+ZH_INTRODUCTION = "你好！我是一个语音助手，可以陪你聊天、回答问题。"  # the answer to media/question_zh.wav
+
+SCENARIOS += (
+    zh("13_barge_in", "Server VAD: a spoken Mandarin request, a long answer, the user barges in; the answer to "
+       "the barge-in.", (
+           Update({**BASE, "turn_detection": vad()}),
+           Speak(STORY_REQUEST, reply=Respond(ROBOT_STORY)),
+           Speak(BARGE_IN, barge_in_after_s=1.5, reply=Respond("好的！一个小机器人在暴风雨里守住了灯塔的光。")),
+       )),
+    zh("14_audio_input", "Input transcription on: (a) a Mandarin question sent whole as one item; (b) a typed "
+       "Mandarin instruction plus an appended Mandarin question, answered in one turn.", (
+           Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
+           SendAudioItem("question_zh.wav"),
+           Respond(ZH_INTRODUCTION),
+           Say("用一句简短的话回答后面这段录音里的问题。"),
+           SendAudio(QUESTION),
+           Respond("章鱼有三颗心脏，血是蓝色的。"),
        )),
 )

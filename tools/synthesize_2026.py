@@ -27,14 +27,14 @@ import math
 from pathlib import Path
 
 import synthesize_cassettes as synth
+from scenarios_2026 import SCENARIOS_2026, Approve, Caption, Condense, McpCall, OutOfBand, Reason, SayWithImage, Scenario2026
+
 from helpers import events
 from helpers.cassette import Cassette, Frame
 from helpers.personas import convert_item, convert_response, convert_session
 from helpers.replay.recording import convert_run
 from helpers.replay.transcription import TranscriptionSession
 from scenarios import Call, Respond
-from scenarios_2026 import (SCENARIOS_2026, Approve, Caption, Condense, McpCall, OutOfBand, Reason, Scenario2026,
-                            SayWithImage)
 
 __all__ = ["SCENARIOS_2026", "image_tokens", "synthesize_2026"]
 

@@ -652,8 +652,10 @@ def main(argv: list[str] | None = None) -> None:
 def registered() -> dict:
     """Every scenario by name, with the function that builds its cassette (the scenario files register here)."""
     from synthesize_2026 import SCENARIOS_2026, synthesize_2026  # imported late: it builds on this module
+    from scenarios_2026_zh import SCENARIOS as SCENARIOS_2026_ZH
     return {**{s.name: (s, synthesize) for s in ALL_SCENARIOS},
-            **{s.name: (s, synthesize_2026) for s in SCENARIOS_2026}}
+            **{s.name: (s, synthesize_2026) for s in SCENARIOS_2026},
+            **{s.name: (s, synthesize_2026) for s in SCENARIOS_2026_ZH}}
 
 
 if __name__ == "__main__":

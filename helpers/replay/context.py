@@ -56,7 +56,7 @@ def validation_view(event: dict) -> dict:
 
 def response_scope(event: dict, item_ids: list[str]) -> ResponseScope:
     """Check the out-of-band options of a ``response.create``; where its output goes."""
-    body = event.get("response") if isinstance(event.get("response"), dict) else {}
+    body: dict = event["response"] if isinstance(event.get("response"), dict) else {}
     for index, reference in _references(event):
         if not isinstance(reference.get("id"), str):
             raise ClientError("missing_required_parameter", f"Missing required parameter: 'response.input[{index}].id'.",
@@ -92,7 +92,8 @@ def check_truncation(session: dict, model: str) -> None:
         window = catalogue.lookup(model).context_window
     except KeyError:
         window = None
-    if isinstance(limit, int) and window is not None and limit > window.value - MAX_OUTPUT_TOKENS:
+    if isinstance(limit, int) and window is not None and isinstance(window.value, int) \
+            and limit > window.value - MAX_OUTPUT_TOKENS:
         raise ClientError("invalid_value", f"Invalid 'session.truncation.token_limits.post_instructions': {limit} is "
                           f"more than the context window of {model} ({window.value}) minus its maximum output "
                           f"({MAX_OUTPUT_TOKENS}).", "session.truncation.token_limits.post_instructions")

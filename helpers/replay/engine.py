@@ -27,25 +27,24 @@ import hmac
 import json
 import logging
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ..personas import (BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Persona, beta_header_refused,
-                        persona_for)
+from ..personas import BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Persona, beta_header_refused, persona_for
+from ..secrets import masked
 from .context import check_truncation, response_scope, validation_view
 from .idle import IdleTimer, idle_timeout_ms
 from .images import check_images
 from .input_buffer import InputBuffer
-from .mcp_session import Job, McpTools
 from .items import Conversation
+from .mcp_session import Job, McpTools
 from .outbox import Outbox
 from .playback import Playback
 from .reasoning import check_reasoning
-from .transcription import TranscriptionReplay
 from .recording import Library, Recording, dumps, is_user_audio
+from .transcription import TranscriptionReplay
 from .validation import ClientError, check_depth, expect, validate_event
-
-from ..secrets import masked
 
 __all__ = ["Library", "Options", "QUERY_OPTIONS", "Recording", "Refusal", "Session", "open_session"]
 
@@ -106,7 +105,7 @@ def _refuse(code_name: str | None, message: str, close: int, reason: str, param:
 
 
 def open_session(query: Mapping[str, str], headers: Mapping[str, str], library: Library | None,
-                 options: Options, subprotocols: tuple[str, ...] = ()) -> "Session | Refusal":
+                 options: Options, subprotocols: tuple[str, ...] = ()) -> Session | Refusal:
     """Admit a connection (key, model, persona, cassette, query options) and make its `Session`, or refuse it.
 
     `headers` must map lower-case names to values. Connection-level failures follow OpenAI: an
@@ -497,7 +496,7 @@ class Session:
                               "is finished before creating a new one.")
         if self.dialect == "ga":
             check_reasoning(overrides, self.model, "response")
-        scope = response_scope(event, [item.get("id") for item in self.items])
+        scope = response_scope(event, [str(item.get("id")) for item in self.items])
         self.idle.disarm()
         if self.dialect == "ga" and self.mcp.run_approved(now):
             self._deferred = (overrides, scope)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
-__all__ = ["McpBridge", "McpError", "McpFlow", "McpMisuse", "requires_approval"]
+__all__ = ["McpBridge", "McpError", "McpFlow", "McpMisuse", "allowed", "check_tool", "requires_approval"]
 
 REQUIRE_APPROVAL_DEFAULT = "always"   # unconfirmed for Realtime (see the module notes)
 
@@ -61,7 +62,7 @@ def requires_approval(tool: dict, name: str, read_only: bool) -> bool:
     neither waits unless the object has an `always` filter (then only its matches wait).
     """
     rule = tool.get("require_approval") or REQUIRE_APPROVAL_DEFAULT
-    if rule in ("always", "never"):
+    if isinstance(rule, str):
         return rule == "always"
     if _matches(rule.get("never"), name, read_only):
         return False
@@ -120,10 +121,10 @@ class McpFlow:
         """The model calls `name`: the `mcp_call` item and its argument events (first half of a call)."""
         listed = self.tool_for(label, name)
         text = json.dumps(arguments, separators=(",", ":"), sort_keys=True)
-        item = {"id": self.new_id("mcp_"), "type": "mcp_call", "server_label": label, "name": name,
+        item: dict[str, Any] = {"id": self.new_id("mcp_"), "type": "mcp_call", "server_label": label, "name": name,
                 "arguments": "", "approval_request_id": None, "output": None, "error": None}
         where = {"response_id": response_id, "item_id": item["id"], "output_index": output_index}
-        events = [{"type": "response.output_item.added", "response_id": response_id, "output_index": output_index,
+        events: list[dict] = [{"type": "response.output_item.added", "response_id": response_id, "output_index": output_index,
                    "item": item},
                   *({"type": "response.mcp_call_arguments.delta", **where, "delta": text[i:i + 16]}
                     for i in range(0, len(text), 16)),
@@ -227,6 +228,6 @@ class McpBridge:
 
 def _first_cause(exc: BaseException) -> BaseException:
     """The innermost first exception of nested exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
+    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # type: ignore[attr-defined]
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]  # (BaseExceptionGroup is 3.11+; anyio's on 3.10)
     return exc

@@ -167,6 +167,7 @@ class McpTools:
         then = self.waiting.pop(job.token)
         if then[0] == "listed":
             _, label, item_id = then
+            assert not isinstance(result, str), "a tools listing, never a call's text"
             events = self.flow.discovery_finished(label, item_id, result)
             for index, item in enumerate(self.conversation.items):
                 if item.get("id") == item_id:
@@ -174,6 +175,7 @@ class McpTools:
             self._send(events, now)
             return None
         live, index = then[1], then[2]
+        assert not isinstance(result, list), "a call's text, never a tools listing"
         self._finish(live, index, result, now, announce=then[0] == "approved")
         return then
 

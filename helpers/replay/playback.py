@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..personas import Persona, convert_item
 from .context import ResponseScope
 from .items import Conversation
+from .mcp_session import McpTools
 from .outbox import Outbox
 from .recording import LIVE_ACKS, RecordedResponse, Recording, Step, dumps
 from .usage import scaled_usage
@@ -93,14 +94,15 @@ class Playback:
         self.streams: list[_Stream] = []
         self.notes: deque[str] = deque(maxlen=MAX_NOTES)
         self._conversation_id = self.persona.new_id("conv", outbox.seed)
-        self.tools = None  # the session's McpTools (GA): may hold a response while a tool call runs
+        self.tools: McpTools | None = None  # the session's McpTools (GA): may hold a response while a tool call runs
         self.finished: list[tuple[float, int]] = []  # (done at, audio bytes sent) of responses not yet seen
 
     # -- starting, cancelling ---------------------------------------------------------------
     def start(self, now: float, config: dict, overrides: dict | None = None,
-              scope: ResponseScope = ResponseScope()) -> None:
+              scope: ResponseScope | None = None) -> None:
         """Start the next recorded response, framed for the session `config` and per-response `overrides`;
         an out-of-band `scope` keeps its output out of the conversation."""
+        scope = scope or ResponseScope()
         overrides = overrides or {}
         if self.recording is None:
             listing = ", ".join(self.available) or "none"

@@ -38,7 +38,7 @@ from websockets.typing import Subprotocol
 from ..cassette import scrub_text
 from ..limits import MAX_FRAME_BYTES, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
-from .mcp import McpBridge
+from .mcp import McpBridge, McpError
 from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
@@ -160,7 +160,8 @@ class ReplayServer:
                      max_size=MAX_FRAME_BYTES, max_queue=INPUT_QUEUE, write_limit=OUTPUT_HIGH_WATER,
                      ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, close_timeout=CLOSE_TIMEOUT, compression=None,
                      server_header="helpers-replay", logger=_wire_log,
-                     create_connection=partial(_BoundedConnection, write_timeout=self.write_timeout))
+                     # websockets calls this factory like the class itself: a partial is fine at run time
+                     create_connection=partial(_BoundedConnection, write_timeout=self.write_timeout))  # type: ignore[arg-type]
 
     @staticmethod
     def _process_request(connection: ServerConnection, request):
@@ -281,6 +282,7 @@ def _run_jobs(session, wake: asyncio.Event) -> None:
 
 async def _run_job(session, job, wake: asyncio.Event) -> None:
     bridge = McpBridge()
+    result: list[dict] | str | McpError
     if job.kind == "list_tools":
         result = await bridge.list_tools(job.tool)
     else:

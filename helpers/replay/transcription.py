@@ -154,7 +154,8 @@ class TranscriptionSession:
         self.previous_item_id = item_id
         item = {"id": item_id, "type": "message", "object": "realtime.item", "status": "completed", "role": "user",
                 "content": [{"type": "input_audio", "transcript": None}]}
-        events = [(now_ms, {"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id}),
+        committed = {"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id}
+        events: list[tuple[int, dict]] = [(now_ms, committed),
                   (now_ms, {"type": "conversation.item.added", "previous_item_id": previous, "item": item}),
                   (now_ms, {"type": "conversation.item.done", "previous_item_id": previous, "item": item})]
         due = now_ms + FIRST_DELTA_MS + audio_ms * MS_PER_AUDIO_S // 1000
