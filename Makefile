@@ -37,9 +37,11 @@ notebooks-check: setup
 	# the lax pass: every notebook against the OpenAI GA persona (the model picks the persona)
 	REALTIME_PROVIDER=replay REALTIME_MODEL=gpt-realtime-2.1 REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
 
-notebooks: setup  ## regenerate every notebook's outputs against the replay server
-	$(BIN)/python tools/nav.py
+notebooks: nav  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/regenerate_notebooks.py
+
+nav: setup  ## the generated cells (Colab badge, prev/next links, setup) and the README index, from the REPO setting
+	$(BIN)/python tools/nav.py
 
 site: setup  ## the website of the series, both languages, from the committed notebooks -> build/site/
 	$(BIN)/python tools/build_site.py

@@ -54,7 +54,7 @@ def create_app(provider: str | Provider = "replay", *, model: str | None = None,
     """The relay as an ASGI app (see the module docstring); ``app.state.relay`` is its `Relay`.
 
     provider/model/url/api_key go to `helpers.connect` (the key is looked up now when not
-    given); cassette and restore_cassette are the recorded sessions the replay provider serves
+    given); cassette and restore_cassette are the sessions (cassettes) the replay provider serves
     to a new and to a restored conversation. output_dir holds the answers' wav files (default:
     a new temporary folder). connect_options are passed to every `connect` (e.g. ``speed=0``,
     ``log=False``). clock measures idle time (tests pass a fake one).

@@ -8,26 +8,26 @@ import sys
 from pathlib import Path
 
 import nbformat
-
 import polib
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-import i18n  # noqa: E402
-import notebook_tools  # noqa: E402
-from nav import setup_source  # noqa: E402
-from notebook_tools import REPO  # noqa: E402
-import scenarios as scenarios_en  # noqa: E402
-import scenarios_lessons  # noqa: E402
-import scenarios_zh  # noqa: E402
 import scenarios_2026  # noqa: E402
 import scenarios_2026_zh  # noqa: E402
+import scenarios_lessons  # noqa: E402
+import scenarios_zh  # noqa: E402
+
 import helpers  # noqa: E402
+import i18n  # noqa: E402
+import notebook_tools  # noqa: E402
+import scenarios as scenarios_en  # noqa: E402
 from helpers import events  # noqa: E402
 from helpers.cassette import load  # noqa: E402
 from helpers.replay import serve_in_background  # noqa: E402
+from nav import setup_source  # noqa: E402
+from notebook_tools import REPO  # noqa: E402
 
 ZH_CASSETTES = ROOT / "media" / "cassettes" / "zh-CN"
 
@@ -188,6 +188,8 @@ def test_every_mandarin_2026_scenario_mirrors_its_english_namesake():
         calls = [(s.server_label, s.name, s.arguments) for s in scenario.steps if isinstance(s, scenarios_2026.McpCall)]
         assert calls == [(s.server_label, s.name, s.arguments) for s in twin.steps
                          if isinstance(s, scenarios_2026.McpCall)], scenario.name  # the real MCP server's tools
+        cassette = load(ZH_CASSETTES / f"{scenario.name.removeprefix(scenarios_2026_zh.PREFIX)}.jsonl")
+        assert cassette.meta["provenance"]["script"] == scenario.name
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: cannot regenerate")
@@ -203,11 +205,11 @@ def test_mandarin_cassettes_regenerate_byte_for_byte(tmp_path):
 
 
 def test_a_subfolder_cassette_serves_a_mandarin_answer():
-    with serve_in_background(ROOT / "media" / "cassettes") as server:
-        with helpers.connect("replay", cassette="zh-CN/03_text_turn", url=server.url, speed=0, log=False) as client:
-            client.wait_for("session.created")
-            client.send(events.user_text("用两三句话说说，什么是 Realtime API？"))
-            client.send(events.response_create(modalities=["text"]))
-            done = client.wait_for("response.done", timeout=10)
+    with serve_in_background(ROOT / "media" / "cassettes") as server, \
+            helpers.connect("replay", cassette="zh-CN/03_text_turn", url=server.url, speed=0, log=False) as client:
+        client.wait_for("session.created")
+        client.send(events.user_text("用两三句话说说，什么是 Realtime API？"))
+        client.send(events.response_create(modalities=["text"]))
+        done = client.wait_for("response.done", timeout=10)
     text = done["response"]["output"][0]["content"][0]["text"]
     assert text.startswith("Realtime API 让你的程序") and done["response"]["status"] == "completed"

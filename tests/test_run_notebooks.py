@@ -42,5 +42,5 @@ def test_the_default_is_the_replay_server_and_says_so():
     result = run(None)
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert lines[0] == "run: 1 notebooks against the replay server (recorded sessions, no key)"
+    assert lines[0] == "run: 1 notebooks against the replay server (synthesized sessions, no key)"
     assert lines[-1] == "replay: 1 passed, 0 failed"

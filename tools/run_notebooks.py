@@ -27,7 +27,7 @@ REFUSED = 2  # exit status when nothing ran
 def against(provider: Provider, dialect: str | None) -> str:
     """What a run talks to, in words."""
     if not provider.key_names:
-        return f"the replay server (recorded sessions, no key{', ' + dialect + ' dialect' if dialect else ''})"
+        return f"the replay server (synthesized sessions, no key{', ' + dialect + ' dialect' if dialect else ''})"
     return f"{provider.name} live at {provider.url} (key from the environment)"
 
 

@@ -9,8 +9,23 @@ Chinese notebooks connect with `cassette="zh-CN/NN_topic"`.
 
 from __future__ import annotations
 
-from scenarios import (TRANSCRIPTION, VOICE, WEATHER_TOOL, Call, Respond, Restore, ReturnResult, Say, Scenario,
-                       SendAudio, Speak, Truncate, Update, vad)
+from scenarios import (
+    TRANSCRIPTION,
+    VOICE,
+    WEATHER_TOOL,
+    Call,
+    Respond,
+    Restore,
+    ReturnResult,
+    Say,
+    Scenario,
+    SendAudio,
+    SendAudioItem,
+    Speak,
+    Truncate,
+    Update,
+    vad,
+)
 
 PREFIX = "zh-CN/"
 INSTRUCTIONS = "你是一个友好的语音助手。回答要简短、清楚。"
@@ -115,13 +130,15 @@ SCENARIOS = (
            ReturnResult({"city": "北京", "temperature_c": 12, "condition": "晴"}),
            Respond("北京是晴天，十二度，很适合出去散散步。"),
        )),
-    zh("09_voice_activity", "Server VAD: the same utterance streamed under three settings with create_response "
-       "off, then once with it on.", (
+    zh("09_voice_activity", "Server VAD: the same utterance streamed under four settings with create_response "
+       "off, each changing one setting of the first, then once with it on.", (
            Update({**BASE, "turn_detection": vad(create_response=False)}),
            Speak(STORY_REQUEST),
-           Update({"turn_detection": vad(silence_ms=1000, prefix_ms=100, create_response=False)}),
+           Update({"turn_detection": vad(silence_ms=1000, create_response=False)}),
            Speak(STORY_REQUEST),
-           Update({"turn_detection": vad(silence_ms=200, energy=1500, create_response=False)}),
+           Update({"turn_detection": vad(prefix_ms=0, create_response=False)}),
+           Speak(STORY_REQUEST),
+           Update({"turn_detection": vad(energy=1000, create_response=False)}),
            Speak(STORY_REQUEST),
            Update({"turn_detection": vad()}),
            Speak(STORY_REQUEST, reply=Respond("从前，一个勇敢的小机器人救下了一只迷路的小猫。")),
@@ -166,5 +183,24 @@ SCENARIOS += (
            Say("用一句简短的话回答后面这段录音里的问题。"),
            SendAudio(QUESTION),
            Respond("章鱼有三颗心脏，血是蓝色的。"),
+       )),
+)
+
+# -- lesson 12 (zh-CN) ----------------------------------------------------------------------
+# The capstone's Mandarin mirror of scenarios_lessons' 12_live_conversation: the push-to-talk
+# question (appends of 100 ms + commit), a whole clip that barges in on the answer (the same
+# Mandarin media/question_zh.wav the English lesson sends), then the clip a Colab user records
+# (here media/zh-CN/followup.wav).
+SCENARIOS = SCENARIOS + (
+    zh("12_live_conversation", "The capstone: a push-to-talk Mandarin question (appends + commit), a whole "
+       "Mandarin clip that barges in on the answer, then the clip a Colab user records (here "
+       "media/zh-CN/followup.wav).", (
+           Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
+           SendAudio(QUESTION, chunk_ms=100),
+           Respond(OCTOPUS_FACT),
+           SendAudioItem("question_zh.wav"),
+           Respond("你好！我是一个语音助手，可以陪你聊天、回答问题。"),
+           SendAudioItem(FOLLOWUP),
+           Respond(OCTOPUS_HEARTS),
        )),
 )
