@@ -108,8 +108,7 @@ SCENARIOS = (
            Respond("我推荐了西湖醋鱼和龙井虾仁，小林。"),
        )),
     zh("07_interruption", "(1) a long answer cancelled mid-stream; (2) a long answer truncated where playback "
-       "stopped; (3) the model only remembers what was heard; (4) server VAD: a spoken request, a long "
-       "answer, the user barges in; (5) the answer to the barge-in.", (
+       "stopped; (3) the model only remembers what was heard.", (
            Update(MANUAL),
            Say("给我讲讲茶的历史。"),
            Respond(TEA_HISTORY, cancel_after_s=1.2),
@@ -118,9 +117,6 @@ SCENARIOS = (
            Truncate(4500),
            Say("不好意思，你刚才说到哪儿了？"),
            Respond("我刚才说到，新鲜的茶叶先用手采摘，然后快速加热杀青。要我接着讲吗？"),
-           Update({"turn_detection": vad()}),
-           Speak(STORY_REQUEST, reply=Respond(ROBOT_STORY)),
-           Speak(BARGE_IN, barge_in_after_s=1.5, reply=Respond("好的！一个小机器人在暴风雨里守住了灯塔的光。")),
        )),
     zh("08_function_calling", "get_weather: (1) a call; (2) the answer using its result; (3) speech and a call "
        "in one response; (4) the answer after that result.", (
