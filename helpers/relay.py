@@ -37,8 +37,8 @@ The parts: `helpers.relay_core` (conversations, upstream sessions, turns: no HTT
 
 from __future__ import annotations
 
-from .relay_core import APPEND_CHUNK_MS, INSTRUCTIONS, TRANSCRIPTION, Relay, RelayError
+from .relay_core import APPEND_CHUNK_MS, INSTRUCTIONS, Relay, RelayError
 from .relay_http import RelayServer, create_app, parse_sse, serve_in_background
 
-__all__ = ["APPEND_CHUNK_MS", "INSTRUCTIONS", "TRANSCRIPTION", "Relay", "RelayError", "RelayServer", "create_app", "parse_sse",
+__all__ = ["APPEND_CHUNK_MS", "INSTRUCTIONS", "Relay", "RelayError", "RelayServer", "create_app", "parse_sse",
            "serve_in_background"]

@@ -29,7 +29,6 @@ from .secrets import hide_key_hints
 __all__ = ["Relay", "RelayConversation", "RelayError", "TurnInput"]
 
 INSTRUCTIONS = "You are a friendly voice assistant. Keep your answers short and clear."
-TRANSCRIPTION = {"model": "whisper-1"}
 ACK_TIMEOUT_S = 10.0          # one server acknowledgement (session.updated, an item, a commit)
 TRANSCRIPT_TIMEOUT_S = 5.0    # the transcription of the user's audio (the turn goes on without it)
 TURN_TIMEOUT_S = 120.0        # a whole response, from response.create to response.done
@@ -197,7 +196,7 @@ class Relay:
             client.wait_for("session.created", timeout=ACK_TIMEOUT_S)
             client.send(ev.session_update(ev.session_config(
                 client.dialect, instructions=INSTRUCTIONS, voice=personas.default_voice(client.dialect), output="audio",
-                transcription=TRANSCRIPTION, turn_detection=None)))
+                transcription=ev.default_transcription(client.dialect), turn_detection=None)))
             client.wait_for("session.updated", timeout=ACK_TIMEOUT_S)
             for event in restore:
                 client.send(event)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from helpers import cassette
+from helpers import cassette, catalogue
 from helpers import events as ev
 from helpers.audio import load_audio, to_pcm16
 from helpers.live import FileSource, VoiceSession
@@ -45,11 +45,11 @@ def server(tmp_path_factory):
 
 
 def open_client(server, cassette_name: str, dialect: str = "beta", speed: float = 0, vad: bool = False):
-    model = "gpt-realtime" if dialect == "ga" else "step-1o-audio"  # the model picks the persona
+    model = catalogue.default_model("openai" if dialect == "ga" else "stepfun")  # the model picks the persona
     client = helpers.connect("replay", cassette=cassette_name, url=server.url, model=model, log=False, speed=speed)
     client.send(ev.session_update(ev.session_config(
         client.dialect, instructions="You are a friendly voice assistant.", voice=ev.default_voice(client.dialect),
-        transcription=None if vad else {"model": "whisper-1"}, turn_detection=VAD if vad else None)))
+        transcription=None if vad else ev.default_transcription(client.dialect), turn_detection=VAD if vad else None)))
     client.wait_for("session.updated")
     return client
 
