@@ -140,11 +140,14 @@ class VoicePanel:
         """Runs on the receive thread: redraw the transcript, and the report after each answer."""
         kind = event.get("type", "")
         if not (kind.endswith("transcript.delta") or kind.endswith(".completed") or kind in (
-                "response.done", "error", "conversation.item.truncated")):
+                "response.done", "error", "conversation.item.truncated", "response.thinking.delta")):
             return
         with self._lock:
-            lines = voice.conversation.lines()
-            self.transcript.value = "<br>".join(html.escape(line) for line in lines)
+            lines = [html.escape(line) for line in voice.conversation.lines()]
+            thought = list(voice.thinking.values())[-1] if voice.thinking else ""
+            if thought:  # a reasoning model's thinking (StepFun), as it streams
+                lines.append(f"<i style='color:#777'>thinking: {html.escape(thought)}</i>")
+            self.transcript.value = "<br>".join(lines)
             if kind == "response.done":
                 self.report.value = turn_report(voice.conversation)._repr_html_()
                 self.status.value = "answered: toggle Talk to speak again"

@@ -10,6 +10,7 @@ import pytest
 import helpers
 from helpers import events as ev
 from helpers import live_ui
+from helpers.live import FileSource
 from helpers.player import VirtualPlayer
 from helpers.replay import serve_in_background
 
@@ -20,15 +21,14 @@ MEDIA = ROOT / "media"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cassettes")
-    name = "12_live_conversation.jsonl"
-    (folder / name).write_bytes((MEDIA / "cassettes" / name).read_bytes())
+    for name in ("12_live_conversation.jsonl", "15_reasoning_stepfun.jsonl"):
+        (folder / name).write_bytes((MEDIA / "cassettes" / name).read_bytes())
     with serve_in_background(folder) as background:
         yield background
 
 
-def open_client(server):
-    client = helpers.connect("replay", cassette="12_live_conversation", url=server.url, model="step-1o-audio",
-                             log=False)
+def open_client(server, cassette="12_live_conversation", model="step-1o-audio"):
+    client = helpers.connect("replay", cassette=cassette, url=server.url, model=model, log=False)
     client.send(ev.session_update(ev.session_config(client.dialect, instructions="Be brief.", turn_detection=None)))
     client.wait_for("session.updated")
     return client
@@ -72,6 +72,20 @@ def test_a_file_driven_talk_button_sends_a_turn_and_shows_the_answer(server, mon
             assert "assistant (audio" in panel.transcript.value
             assert "first audio" in panel.report.value
             assert panel.report.value in panel.snapshot_html()
+        finally:
+            panel.close()
+
+
+def test_the_panel_shows_a_reasoning_models_thinking(server):
+    answered = threading.Event()
+    with open_client(server, "15_reasoning_stepfun", "step-audio-r1.1") as client:
+        panel = live_ui.VoicePanel(client, player=VirtualPlayer(), file=MEDIA / "question_en.wav")
+        panel.status.observe(lambda change: answered.set() if change["new"].startswith("answered") else None,
+                             names="value")
+        try:
+            panel.voice.talk(FileSource(MEDIA / "question_en.wav"))
+            assert answered.wait(15), panel.status.value
+            assert "<i style='color:#777'>thinking: The user asks about the colour of the sky." in panel.transcript.value
         finally:
             panel.close()
 
