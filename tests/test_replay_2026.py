@@ -459,8 +459,8 @@ def test_idle_timeout_commits_silence_and_answers_after_the_timeout(replay):
 # -- the relay passes a reasoning model's thinking and preamble on ------------------------------
 
 def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp_path):
-    from tests.test_relay import http_client, of, turn
     from helpers import relay
+    from tests.test_relay_http import http_client, of, turn
 
     def relay_turn(model: str, cassette: str) -> list[tuple[str, dict]]:
         server = relay.serve_in_background(relay.create_app(url=replay.url, model=model, cassette=cassette,
@@ -480,8 +480,10 @@ def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp
     names = [name for name, _ in streamed]
     assert names.index("thinking") < names.index("transcript") and names[-1] == "done"
     streamed = relay_turn("gpt-realtime-2.1", "15_reasoning")
-    spoken = "".join(data["delta"] for data in of(streamed, "transcript"))
-    assert spoken.startswith("Good question, let me think.Sunlight is made of many colours")
+    deltas = of(streamed, "transcript")
+    preamble, answer = ("".join(d["delta"] for d in deltas if d["output_index"] == i) for i in (0, 1))
+    assert preamble == "Good question, let me think." and answer.startswith("Sunlight is made of many colours")
+    assert streamed[-1][1]["transcript"] == f"{preamble}\n{answer}"
 
 
 # -- reasoning responses and StepFun's thinking and built-in tools on the wire ------------------
