@@ -37,7 +37,7 @@ def direct_turn(url: str) -> float:
         client.wait_for("session.created")
         client.send(ev.session_update(ev.session_config(
             client.dialect, instructions=relay.INSTRUCTIONS, voice=ev.default_voice(client.dialect),
-            output="audio", transcription=relay.TRANSCRIPTION, turn_detection=None)))
+            output="audio", transcription=ev.default_transcription(client.dialect), turn_detection=None)))
         client.wait_for("session.updated")
         for event in audio.append_events(WAV, chunk_ms=relay.APPEND_CHUNK_MS, verbose=False):
             client.send(event)

@@ -12,8 +12,9 @@ import re
 import warnings
 from dataclasses import dataclass
 
-__all__ = ["CATALOGUE", "DEFAULT_MODELS", "Model", "Price", "RetiringModelWarning", "Sourced",
-           "default_model", "lookup", "models", "retirement_notice", "warn_if_retiring"]
+__all__ = ["CATALOGUE", "DEFAULT_MODELS", "DEFAULT_TRANSCRIPTION_MODELS", "Model", "Price", "RetiringModelWarning",
+           "Sourced", "default_model", "default_transcription_model", "lookup", "models", "retirement_notice",
+           "warn_if_retiring"]
 
 # Where the facts come from (the keys of /work/shared/reference/realtime-2026-additions.md §0).
 _SDK = "openai-python 3.57.0, openai/types/realtime/"
@@ -229,6 +230,19 @@ _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 DEFAULT_MODELS = {"openai": "gpt-realtime-2.1", "stepfun": "step-1o-audio"}
 
+# The input-transcription model (`transcription.model` of a session) asked for when none is named.
+DEFAULT_TRANSCRIPTION_MODELS = {
+    "openai": Sourced("gpt-live-transcribe",
+                      "https://developers.openai.com/api/docs/guides/realtime-transcription (the 2026 guide starts "
+                      "with it; gpt-realtime-whisper refuses server VAD and serves transcription sessions only, "
+                      "MP:gpt-realtime-whisper)", _CHECKED),
+    "stepfun": Sourced("step-asr",
+                       UNCONFIRMED + ": StepFun documents no transcription model name for realtime sessions; "
+                       "step-asr is the name of its speech-recognition model (3rd-party: yuxuetr/agentflow "
+                       "agentflow-llm/examples/README.md). The replay's StepFun persona accepts any name "
+                       "(personas.STEPFUN_UNCONFIRMED)", _CHECKED),
+}
+
 
 class RetiringModelWarning(UserWarning):
     """The chosen model has an announced shutdown date."""
@@ -257,6 +271,14 @@ def default_model(provider: str) -> str:
     return DEFAULT_MODELS[provider]
 
 
+def default_transcription_model(provider: str) -> str:
+    """The input-transcription model the helpers use for `provider` (never one with a shutdown date)."""
+    if provider not in DEFAULT_TRANSCRIPTION_MODELS:
+        raise ValueError(f"no default transcription model for provider {provider!r}; "
+                         f"known: {', '.join(DEFAULT_TRANSCRIPTION_MODELS)}")
+    return str(DEFAULT_TRANSCRIPTION_MODELS[provider].value)
+
+
 def retirement_notice(model: str) -> str | None:
     """A sentence naming the shutdown date and the replacement of `model`, or None if it is not retiring."""
     try:
@@ -268,14 +290,13 @@ def retirement_notice(model: str) -> str | None:
     where = f"{model} shuts down on {entry.shutdown.value} (source: {entry.shutdown.source}); "  # type: ignore[union-attr]
     if entry.replacement:
         return where + f"move to {entry.replacement.value}."
-    capabilities = entry.capabilities.value
-    assert isinstance(capabilities, frozenset | set | tuple | list), capabilities
-    current = [m.model for m in models(entry.provider, sorted(capabilities)[0])]
+    capabilities: frozenset[str] = entry.capabilities.value  # type: ignore[assignment]
+    current = [m.model for m in models(entry.provider, min(capabilities))]
     return where + f"the source names no replacement; current models: {', '.join(current)}."
 
 
-def warn_if_retiring(model: str) -> None:
-    """Emit a `RetiringModelWarning` when `model` has an announced shutdown."""
+def warn_if_retiring(model: str, stacklevel: int = 3) -> None:
+    """Emit a `RetiringModelWarning` when `model` (a realtime or a transcription model) has an announced shutdown."""
     notice = retirement_notice(model)
     if notice:
-        warnings.warn(notice, RetiringModelWarning, stacklevel=3)
+        warnings.warn(notice, RetiringModelWarning, stacklevel=stacklevel)

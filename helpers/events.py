@@ -13,6 +13,8 @@ import base64
 import json
 from typing import Any
 
+from .catalogue import default_transcription_model
+
 # Dialect knowledge (names, limits, voices) lives in `helpers.personas`; re-exported for callers.
 from .personas import (  # noqa: E402,F401
     BETA_TO_GA,
@@ -31,6 +33,27 @@ from .personas import (  # noqa: E402,F401
 )
 
 # -- session ---------------------------------------------------------------------------
+
+def default_transcription(dialect: str) -> dict:
+    """The `transcription` of `session_config` with the catalogue's default model for `dialect`'s service.
+
+    ``beta`` is StepFun's (no documented model name: unconfirmed, see `helpers.catalogue`), ``ga`` OpenAI's.
+    """
+    return {"model": default_transcription_model("stepfun" if check_dialect(dialect) == "beta" else "openai")}
+
+
+def transcription_model(event: dict) -> str | None:
+    """The input-transcription model a ``session.update`` (or ``transcription_session.update``) names, if any."""
+    session = event.get("session")
+    if event.get("type") not in ("session.update", "transcription_session.update") or not isinstance(session, dict):
+        return None
+    setting = session.get("input_audio_transcription")
+    audio = session.get("audio")
+    if setting is None and isinstance(audio, dict) and isinstance(audio.get("input"), dict):
+        setting = audio["input"].get("transcription")
+    model = setting.get("model") if isinstance(setting, dict) else None
+    return model if isinstance(model, str) else None
+
 
 def server_vad(*, threshold: float | None = None, prefix_padding_ms: int | None = None,
                silence_duration_ms: int | None = None, create_response: bool | None = None,

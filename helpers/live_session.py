@@ -10,6 +10,9 @@ and drives a `RealtimeClient`:
 * barge-in: pressing while the answer plays stops the player, sends ``response.cancel`` (if the
   response is still running) and ``conversation.item.truncate`` at the position actually played.
   With server VAD, ``input_audio_buffer.speech_started`` does the same (the server cancels).
+* reasoning: a StepFun ``response.thinking.*`` stream is kept in `thinking` (per response); an
+  OpenAI preamble is a second assistant item of the same response, played before the answer
+  (both are queued on the player, and a barge-in truncates each at what was heard of it).
 
 A background thread owns the client's receive side while the session is open: it feeds audio
 deltas to the player and tracks the running response. The conversation itself is the client
@@ -37,6 +40,7 @@ __all__ = ["LiveTurn", "VoiceSession"]
 
 RECEIVE_POLL_S = 0.2      # the receive thread checks for close() this often while idle
 _AUDIO_DELTAS = aliases("response.audio.delta")
+_THINKING_DELTA = "response.thinking.delta"     # StepFun reasoning models
 _BENIGN_ERRORS = {"response_cancel_not_active"}   # a cancel that raced the response's end
 
 
@@ -74,7 +78,8 @@ class VoiceSession:
         self.truncations: list[dict] = []             # conversation.item.truncate events sent
         self._cond = threading.Condition()
         self._active: str | None = None               # the running response's id
-        self._audio_item: str | None = None           # the assistant item whose audio plays last
+        self.thinking: dict[str, str] = {}            # response id -> its thinking so far (StepFun)
+        self._audio_items: list[str] = []             # assistant items with audio since the last barge-in
         self._source: Iterable[bytes] | None = None
         self._sender: threading.Thread | None = None
         self._sent_bytes = 0
@@ -180,13 +185,14 @@ class VoiceSession:
             self.player.interrupt()
             if cancel and self._active is not None:
                 self.client.send(ev.response_cancel())
-            if self._audio_item is None:
-                return None
-            truncate = self.player.truncate_event(self._audio_item)
-            self._audio_item = None
-        self.client.send(truncate)
-        self.truncations.append(truncate)
-        return truncate
+            cuts = [self.player.truncate_event(item) for item in self._audio_items]
+            self._audio_items = []
+        # A preamble and its answer: truncate each item not heard to its end (one unheard gets 0 ms).
+        heard = [t for t in cuts if t["audio_end_ms"] < int(self._received_ms(t["item_id"]))] or cuts[-1:]
+        for truncate in heard:
+            self.client.send(truncate)
+            self.truncations.append(truncate)
+        return heard[0] if heard else None
 
     def wait_responses(self, count: int, timeout: float = 30.0) -> dict:
         """Wait until `count` responses have finished in this session (VAD turns too); returns the last."""
@@ -218,6 +224,13 @@ class VoiceSession:
         return f"<VoiceSession {state}, {len(self.responses)} responses, {len(self.truncations)} truncations>"
 
     # -- internals --
+
+    def _received_ms(self, item_id: str) -> float:
+        """Audio of `item_id` received so far (0 when the conversation does not know the item)."""
+        try:
+            return self.conversation.item(item_id).audio_ms
+        except KeyError:
+            return 0.0
 
     def _check_open(self) -> None:
         if self._closed.is_set():
@@ -288,8 +301,13 @@ class VoiceSession:
         barge_in = False
         with self._cond:
             if kind in _AUDIO_DELTAS:
-                if self.player.feed(decode_delta(event["delta"]), item_id=event.get("item_id")):
-                    self._audio_item = event.get("item_id")
+                item_id = event.get("item_id")
+                if self.player.feed(decode_delta(event["delta"]), item_id=item_id) and item_id \
+                        and item_id not in self._audio_items:
+                    self._audio_items.append(item_id)
+            elif kind == _THINKING_DELTA:
+                response_id = event.get("response_id") or self._active or ""
+                self.thinking[response_id] = self.thinking.get(response_id, "") + event.get("delta", "")
             elif kind == "response.created":
                 self._active = (event.get("response") or {}).get("id")
                 if self._turns and not self.vad:
@@ -298,7 +316,7 @@ class VoiceSession:
                 self._active = None
                 self.responses.append(event.get("response") or {})
             elif kind == "input_audio_buffer.speech_started":
-                barge_in = self._audio_item is not None and self.player.buffered_ms > 0
+                barge_in = bool(self._audio_items) and self.player.buffered_ms > 0
             self._cond.notify_all()
         if barge_in:   # server VAD cancels the response itself; the client truncates what was heard
             self.interrupt(cancel=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .audio import load_audio, to_pcm16
 from .live_session import VoiceSession
-from .live_sources import MicrophoneSource, microphone_problem
+from .live_sources import FileSource, MicrophoneSource, microphone_problem
 from .player import Player, open_player
 from .report import turn_report
 
@@ -69,22 +69,24 @@ class VoicePanel:
     """An ipywidgets push-to-talk panel on a `VoiceSession`: talk, read, listen, interrupt, see the report.
 
     Toggle "Talk" on and speak; toggle it off to send. Talking while the answer plays interrupts it.
+    `file` makes Talk stream that recording at the speed of speech instead of the microphone; with
+    neither a microphone nor a file, the panel still builds, with Talk disabled and the reason shown.
     """
 
-    def __init__(self, client, player: Player | None = None, device_index: int | None = None):
+    def __init__(self, client, player: Player | None = None, device_index: int | None = None,
+                 file: str | Path | None = None):
         import ipywidgets as widgets
 
-        problem = microphone_problem()
-        if problem is not None:
-            raise RuntimeError(f"no microphone: {problem}")
         self.device_index = device_index
+        self.file = file
+        self.problem = None if file is not None else microphone_problem()
         self.player = player or open_player()
         self.voice = VoiceSession(client, self.player, on_change=self._on_change)
         self._lock = threading.Lock()
-        self.talk = widgets.ToggleButton(description="Talk", icon="microphone",
-                                         tooltip="on: record from the microphone; off: send")
+        self.talk = widgets.ToggleButton(description="Talk", icon="microphone", disabled=self.problem is not None,
+                                         tooltip="on: record; off: send")
         self.stop = widgets.Button(description="Stop answer", icon="stop")
-        self.status = widgets.Label("ready: toggle Talk and speak")
+        self.status = widgets.Label(self._ready_text())
         self.transcript = widgets.HTML()
         self.report = widgets.HTML()
         self.talk.observe(self._on_talk, names="value")
@@ -92,15 +94,36 @@ class VoicePanel:
         self.widget = widgets.VBox([widgets.HBox([self.talk, self.stop, self.status]),
                                     self.transcript, self.report])
 
-    def _ipython_display_(self):
-        from IPython.display import display
+    def _ready_text(self) -> str:
+        if self.problem is not None:
+            return f"Talk disabled: no microphone ({self.problem}); pass file=... to talk from a recording"
+        if self.file is not None:
+            return f"ready: Talk streams {Path(self.file).name} as your voice (toggle off to send)"
+        return "ready: toggle Talk and speak"
 
-        display(self.widget)
+    def _source(self):
+        if self.file is not None:
+            return FileSource(self.file, realtime=True)
+        return MicrophoneSource(self.device_index)
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The live widget, with a static HTML picture of the controls for pages that cannot run widgets."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = self.snapshot_html()
+        return bundle
+
+    def snapshot_html(self) -> str:
+        """The panel as static HTML: its buttons (disabled ones greyed), its status, transcript and report."""
+        def button(label: str, disabled: bool) -> str:
+            return f"<button disabled style='opacity:{0.5 if disabled else 1}'>{html.escape(label)}</button>"
+        return ("<div class='voice-panel'>" + button("🎤 Talk", self.talk.disabled) + " "
+                + button("■ Stop answer", False) + f" <span>{html.escape(self.status.value)}</span>"
+                + f"<div>{self.transcript.value}</div>{self.report.value}</div>")
 
     def _on_talk(self, change) -> None:
         try:
             if change["new"]:
-                self.voice.press(MicrophoneSource(self.device_index))
+                self.voice.press(self._source())
                 self.status.value = "listening..."
             else:
                 turn = self.voice.release()
@@ -117,11 +140,14 @@ class VoicePanel:
         """Runs on the receive thread: redraw the transcript, and the report after each answer."""
         kind = event.get("type", "")
         if not (kind.endswith("transcript.delta") or kind.endswith(".completed") or kind in (
-                "response.done", "error", "conversation.item.truncated")):
+                "response.done", "error", "conversation.item.truncated", "response.thinking.delta")):
             return
         with self._lock:
-            lines = voice.conversation.lines()
-            self.transcript.value = "<br>".join(html.escape(line) for line in lines)
+            lines = [html.escape(line) for line in voice.conversation.lines()]
+            thought = list(voice.thinking.values())[-1] if voice.thinking else ""
+            if thought:  # a reasoning model's thinking (StepFun), as it streams
+                lines.append(f"<i style='color:#777'>thinking: {html.escape(thought)}</i>")
+            self.transcript.value = "<br>".join(lines)
             if kind == "response.done":
                 self.report.value = turn_report(voice.conversation)._repr_html_()
                 self.status.value = "answered: toggle Talk to speak again"

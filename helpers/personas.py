@@ -308,6 +308,8 @@ STEPFUN_UNCONFIRMED = {
     "audio_transcript.done before the last audio deltas": "the cassette's order is kept",
     "response.create with a `session` key (the guide's opening-line tip)": "refused: unknown_parameter",
     "status_details of a cancelled response": "sent, as OpenAI beta (the capture shows completed ones only)",
+    "input_audio_transcription model names": "any name accepted (StepFun documents none); the helpers send "
+                                             "catalogue.DEFAULT_TRANSCRIPTION_MODELS['stepfun'] (step-asr)",
 }
 
 # What the replay server does with a session config the cassette did not record (all personas).

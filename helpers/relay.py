@@ -6,8 +6,10 @@ Products rarely let a browser or an app hold the API key: a small service does, 
     POST /process_audio   form fields: file (an audio upload, any format `helpers.audio.load_audio`
                           reads) or text; conversation_id (optional: a new conversation is made and
                           its id returned in the X-Conversation-Id header)
-                          -> text/event-stream: turn, input_transcript, transcript (one per delta),
-                             then done (transcript, audio_url, history, report) or error
+                          -> text/event-stream: turn, input_transcript, transcript (one per delta,
+                             with its output_index: a preamble is output 0, its answer 1), thinking
+                             (StepFun reasoning models), then done (transcript, transcripts per
+                             output item, audio_url, history, report) or error
     GET  /audio/{name}    the answer's speech as a 24 kHz wav (the done event's audio_url)
 
 Each conversation owns one upstream Realtime session (`helpers.connect`), kept open between
@@ -37,8 +39,8 @@ The parts: `helpers.relay_core` (conversations, upstream sessions, turns: no HTT
 
 from __future__ import annotations
 
-from .relay_core import APPEND_CHUNK_MS, INSTRUCTIONS, TRANSCRIPTION, Relay, RelayError
+from .relay_core import APPEND_CHUNK_MS, INSTRUCTIONS, Relay, RelayError
 from .relay_http import RelayServer, create_app, parse_sse, serve_in_background
 
-__all__ = ["APPEND_CHUNK_MS", "INSTRUCTIONS", "TRANSCRIPTION", "Relay", "RelayError", "RelayServer", "create_app", "parse_sse",
+__all__ = ["APPEND_CHUNK_MS", "INSTRUCTIONS", "Relay", "RelayError", "RelayServer", "create_app", "parse_sse",
            "serve_in_background"]

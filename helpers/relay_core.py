@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import audio, personas
+from . import audio, catalogue, personas
 from . import events as ev
 from .client import RealtimeClient
 from .connection import connect
@@ -29,7 +29,6 @@ from .secrets import hide_key_hints
 __all__ = ["Relay", "RelayConversation", "RelayError", "TurnInput"]
 
 INSTRUCTIONS = "You are a friendly voice assistant. Keep your answers short and clear."
-TRANSCRIPTION = {"model": "whisper-1"}
 ACK_TIMEOUT_S = 10.0          # one server acknowledgement (session.updated, an item, a commit)
 TRANSCRIPT_TIMEOUT_S = 5.0    # the transcription of the user's audio (the turn goes on without it)
 TURN_TIMEOUT_S = 120.0        # a whole response, from response.create to response.done
@@ -88,9 +87,10 @@ class Relay:
     def __init__(self, provider: Provider, *, model: str | None, cassette: str | None,
                  restore_cassette: str | None, idle_timeout_s: float, max_conversations: int,
                  max_upload_bytes: int, output_dir: Path, url: str | None, api_key: str | None,
-                 connect_options: dict[str, Any], clock: Callable[[], float]):
+                 connect_options: dict[str, Any], clock: Callable[[], float], reasoning: dict | None = None):
         self.provider = provider
         self.model = model
+        self.reasoning = _checked_reasoning(reasoning, model or provider.default_model)
         self.cassette = cassette
         self.restore_cassette = restore_cassette
         self.idle_timeout_s = idle_timeout_s
@@ -197,7 +197,8 @@ class Relay:
             client.wait_for("session.created", timeout=ACK_TIMEOUT_S)
             client.send(ev.session_update(ev.session_config(
                 client.dialect, instructions=INSTRUCTIONS, voice=personas.default_voice(client.dialect), output="audio",
-                transcription=TRANSCRIPTION, turn_detection=None)))
+                transcription=ev.default_transcription(client.dialect), turn_detection=None,
+                extra={"reasoning": self.reasoning} if self.reasoning else None)))
             client.wait_for("session.updated", timeout=ACK_TIMEOUT_S)
             for event in restore:
                 client.send(event)
@@ -227,10 +228,11 @@ class Relay:
                 client.wait_for("conversation.item.created", timeout=ACK_TIMEOUT_S)
             client.send(ev.response_create())
             for event in client.stream("response.done", timeout=TURN_TIMEOUT_S):
+                # output_index tells a preamble (OpenAI: an assistant item before the answer) from the answer
                 if event["type"] in _TRANSCRIPT_DELTAS:
-                    yield "transcript", {"delta": event.get("delta", "")}
+                    yield "transcript", {"delta": event.get("delta", ""), "output_index": event.get("output_index")}
                 elif event["type"] == "response.thinking.delta":  # StepFun reasoning models (lesson 15)
-                    yield "thinking", {"delta": event.get("delta", "")}
+                    yield "thinking", {"delta": event.get("delta", ""), "output_index": event.get("output_index")}
             finished = True
             yield "done", self._result(conversation, event["response"]["id"])
         except (RealtimeServerError, RealtimeConnectionClosed, RealtimeTimeout) as exc:
@@ -279,8 +281,9 @@ class Relay:
                 conversation.audio_files.append(name)
             audio_url = f"/audio/{name}"
         report = turn_report(history, response_id)
+        transcripts = [item.transcript or item.text for item in items]
         return {"turn": conversation.turns, "response_id": response_id, "status": report.status,
-                "transcript": "".join(item.transcript or item.text for item in items),
+                "transcript": "\n".join(t for t in transcripts if t), "transcripts": transcripts,
                 "audio_url": audio_url, "history": history.lines(), "report": dataclasses.asdict(report)}
 
     def _error(self, exc: Exception) -> dict:
@@ -303,6 +306,22 @@ class Relay:
             conversation.client.close()
         for name in conversation.audio_files:
             (self.output_dir / name).unlink(missing_ok=True)
+
+
+def _checked_reasoning(reasoning: dict | None, model: str) -> dict | None:
+    """`reasoning` (e.g. ``{"effort": "low"}``) for the upstream session, refused for a model that does not reason."""
+    if reasoning is None:
+        return None
+    if not isinstance(reasoning, dict) or not reasoning:
+        raise ValueError(f"reasoning must be a non-empty dict such as {{'effort': 'low'}}, not {reasoning!r}")
+    try:
+        entry = catalogue.lookup(model)
+    except KeyError:
+        raise ValueError(f"reasoning: model {model!r} is not in the catalogue, so whether it reasons is unknown") from None
+    if not entry.supports("reasoning"):
+        thinks = " (it thinks by itself: its thinking streams as SSE thinking events)" if entry.supports("thinking") else ""
+        raise ValueError(f"reasoning is for models that reason (OpenAI reasoning.effort); {model} does not{thinks}")
+    return dict(reasoning)
 
 
 def _open_client(conversation: RelayConversation) -> RealtimeClient:

@@ -49,7 +49,7 @@ def create_app(provider: str | Provider = "replay", *, model: str | None = None,
                restore_cassette: str | None = "11_relay_service_restore", idle_timeout_s: float = 300,
                max_conversations: int = 100, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                output_dir: str | Path | None = None, url: str | None = None, api_key: str | None = None,
-               connect_options: dict[str, Any] | None = None,
+               connect_options: dict[str, Any] | None = None, reasoning: dict | None = None,
                clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The relay as an ASGI app (see the module docstring); ``app.state.relay`` is its `Relay`.
 
@@ -57,7 +57,9 @@ def create_app(provider: str | Provider = "replay", *, model: str | None = None,
     given); cassette and restore_cassette are the sessions (cassettes) the replay provider serves
     to a new and to a restored conversation. output_dir holds the answers' wav files (default:
     a new temporary folder). connect_options are passed to every `connect` (e.g. ``speed=0``,
-    ``log=False``). clock measures idle time (tests pass a fake one).
+    ``log=False``). reasoning (e.g. ``{"effort": "low"}``) goes into the upstream session of a model
+    that reasons (catalogue capability "reasoning"); other models refuse it. clock measures idle
+    time (tests pass a fake one).
     """
     if not (isinstance(idle_timeout_s, (int, float)) and idle_timeout_s > 0):
         raise ValueError(f"idle_timeout_s must be a number of seconds > 0, not {idle_timeout_s!r}")
@@ -71,7 +73,7 @@ def create_app(provider: str | Provider = "replay", *, model: str | None = None,
     relay = Relay(preset, model=model, cassette=cassette, restore_cassette=restore_cassette,
                   idle_timeout_s=idle_timeout_s, max_conversations=max_conversations,
                   max_upload_bytes=max_upload_bytes, output_dir=folder, url=url, api_key=key,
-                  connect_options=connect_options or {}, clock=clock)
+                  connect_options=connect_options or {}, clock=clock, reasoning=reasoning)
 
     ready = threading.Event()
 

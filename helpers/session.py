@@ -28,8 +28,10 @@ from typing import Any
 
 from . import personas
 from .cassette import Frame
+from .catalogue import warn_if_retiring
 from .conversation import Conversation
 from .errors import RealtimeServerError
+from .events import transcription_model
 
 __all__ = ["ClientSession", "Listener", "match_set", "server_error"]
 
@@ -94,6 +96,9 @@ class ClientSession:
     def send_event(self, event: dict, t: float) -> tuple[Frame, str]:
         """Check `event`, add an ``event_id`` if missing, record it; returns the frame and the text to send."""
         event, text = self.prepare_event(event)
+        transcription = transcription_model(event)
+        if transcription is not None:
+            warn_if_retiring(transcription, stacklevel=4)  # above: send_event, the client's send, its caller
         frame = Frame(t, "client", event)
         # Recorded before it is sent, so that a fast reply never comes first in history.
         self.history.append(frame)

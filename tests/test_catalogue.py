@@ -10,6 +10,7 @@ import pytest
 
 import helpers
 from helpers import catalogue, pricing
+from helpers import events as ev
 from helpers.catalogue import RetiringModelWarning, Sourced
 from helpers.providers import PROVIDERS
 from helpers.replay import serve_in_background
@@ -111,3 +112,44 @@ def test_connect_warns_with_date_and_replacement_for_a_retiring_model():
                                  cassette="01_connect", log=False) as client:
                 client.wait_for("session.created", timeout=5)
             assert client.model == "gpt-realtime-2.1"
+
+
+def test_default_transcription_models_are_sourced_and_not_retiring():
+    for provider, fact in catalogue.DEFAULT_TRANSCRIPTION_MODELS.items():
+        assert fact.source and ISO_DATE.match(fact.date), provider
+        assert catalogue.retirement_notice(catalogue.default_transcription_model(provider)) is None
+    assert catalogue.lookup(catalogue.default_transcription_model("openai")).supports("transcription")
+    assert catalogue.DEFAULT_TRANSCRIPTION_MODELS["stepfun"].source.startswith("unconfirmed")
+    with pytest.raises(ValueError, match="no default transcription model for provider 'azure'"):
+        catalogue.default_transcription_model("azure")
+
+
+@pytest.mark.parametrize("dialect,model", [("beta", "step-1o-audio"), ("ga", "gpt-realtime-2.1")])
+def test_a_session_update_naming_a_retiring_transcription_model_warns_and_the_default_does_not(dialect, model):
+    with serve_in_background(speed=0) as server, \
+            helpers.connect("replay", url=server.url, model=model, cassette="01_connect", log=False) as client:
+        client.wait_for("session.created", timeout=5)
+        with pytest.warns(RetiringModelWarning, match=r"^whisper-1 shuts down on 2027-02-26") as caught:
+            client.send(ev.session_update(ev.session_config(dialect, transcription={"model": "whisper-1"})))
+        assert caught[0].filename == __file__                  # points at the learner's send()
+        assert client.wait_for("session.updated", timeout=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RetiringModelWarning)
+            sent = client.send(ev.session_update(ev.session_config(dialect,
+                                                                   transcription=ev.default_transcription(dialect))))
+        assert ev.transcription_model(sent) == catalogue.default_transcription_model(
+            "stepfun" if dialect == "beta" else "openai")
+        updated = client.wait_for("session.updated", timeout=5)
+        assert ev.transcription_model({**updated, "type": "session.update"}) == ev.transcription_model(sent)
+
+
+def test_a_transcription_session_naming_a_retiring_model_warns():
+    with serve_in_background(speed=0) as server, \
+            helpers.connect("replay", url=server.url, model="gpt-realtime-whisper", cassette="17_transcription",
+                            intent="transcription", log=False) as client:
+        client.wait_for("session.created", timeout=5)
+        with pytest.warns(RetiringModelWarning, match=r"^gpt-4o-transcribe shuts down on 2027-02-26"):
+            client.send(ev.session_update({"type": "transcription", "audio": {"input": {
+                "transcription": {"model": "gpt-4o-transcribe"}, "turn_detection": None}}}))
+        assert client.wait_for("session.updated", timeout=5)["session"]["audio"]["input"]["transcription"][
+            "model"] == "gpt-4o-transcribe"

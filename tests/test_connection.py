@@ -121,7 +121,7 @@ def test_whole_recording_items_get_their_recorded_transcription():
     with helpers.connect("replay", cassette="12_live_conversation", speed=0, log=False) as client:
         client.wait_for("session.created", timeout=5)
         client.send(events.session_update(events.session_config(
-            client.dialect, turn_detection=None, transcription={"model": "whisper-1"})))
+            client.dialect, turn_detection=None, transcription=events.default_transcription(client.dialect))))
         client.wait_for("session.updated", timeout=5)
         for event in audio.append_events(question_en, progress=False, verbose=False):
             client.send(event)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from helpers import cassette
+from helpers import cassette, catalogue
 from helpers import events as ev
 from helpers.audio import load_audio, to_pcm16
 from helpers.live import FileSource, VoiceSession
@@ -37,19 +37,20 @@ def vad_barge_in_cassette(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cassettes")
-    for name in ("01_connect", "12_live_conversation", "11_relay_service"):
+    for name in ("01_connect", "12_live_conversation", "11_relay_service", "15_reasoning", "15_reasoning_stepfun"):
         (folder / f"{name}.jsonl").write_bytes((CASSETTES / f"{name}.jsonl").read_bytes())
     vad_barge_in_cassette(folder)
     with serve_in_background(folder) as background:
         yield background
 
 
-def open_client(server, cassette_name: str, dialect: str = "beta", speed: float = 0, vad: bool = False):
-    model = "gpt-realtime" if dialect == "ga" else "step-1o-audio"  # the model picks the persona
+def open_client(server, cassette_name: str, dialect: str = "beta", speed: float = 0, vad: bool = False,
+                model: str | None = None):
+    model = model or catalogue.default_model("openai" if dialect == "ga" else "stepfun")  # the model picks the persona
     client = helpers.connect("replay", cassette=cassette_name, url=server.url, model=model, log=False, speed=speed)
     client.send(ev.session_update(ev.session_config(
         client.dialect, instructions="You are a friendly voice assistant.", voice=ev.default_voice(client.dialect),
-        transcription=None if vad else {"model": "whisper-1"}, turn_detection=VAD if vad else None)))
+        transcription=None if vad else ev.default_transcription(client.dialect), turn_detection=VAD if vad else None)))
     client.wait_for("session.updated")
     return client
 
@@ -196,3 +197,50 @@ def test_bad_input_is_refused_clearly(server):
             voice.send_clip(b"")
     with pytest.raises(RuntimeError, match="closed"):
         voice.press(FileSource(bytes(4800)))
+
+
+def test_a_preamble_and_its_answer_both_play_and_a_barge_in_truncates_each_at_what_was_heard(server):
+    clock = [0.0]
+    with open_client(server, "15_reasoning", "ga") as client, VirtualPlayer(clock=lambda: clock[0]) as player, \
+            VoiceSession(client, player) as voice:
+        response = voice.talk(FileSource(MEDIA / "question_en.wav"))
+        preamble, answer = (voice.conversation.item(i) for i in voice.conversation.responses[response["id"]].output)
+        assert preamble.role == answer.role == "assistant" and preamble.transcript.startswith("Good question")
+        assert player.buffered_ms == pytest.approx(preamble.audio_ms + answer.audio_ms)   # both queued, in order
+        clock[0] = 0.5                                          # half a second of the preamble heard
+
+        voice.press(FileSource(MEDIA / "followup_en.wav"))
+        voice.release().wait()
+
+        assert [(t["item_id"], t["audio_end_ms"]) for t in voice.truncations] == [
+            (preamble.id, math.floor(player.item_played_ms(preamble.id))), (answer.id, 0)]
+        assert 500 <= voice.truncations[0]["audio_end_ms"] <= 508   # plus the 8 ms fade-out
+        truncated = {e["item_id"]: e["audio_end_ms"] for e in received(client, "conversation.item.truncated")}
+        assert truncated == {t["item_id"]: t["audio_end_ms"] for t in voice.truncations}
+
+
+def test_a_fully_heard_preamble_is_left_whole_when_the_answer_is_cut(server):
+    clock = [0.0]
+    with open_client(server, "15_reasoning", "ga") as client, VirtualPlayer(clock=lambda: clock[0]) as player, \
+            VoiceSession(client, player) as voice:
+        response = voice.talk(FileSource(MEDIA / "question_en.wav"))
+        preamble, answer = voice.conversation.responses[response["id"]].output
+        clock[0] = voice.conversation.item(preamble).audio_ms / 1000 + 1.0   # the preamble, then 1 s of the answer
+
+        voice.interrupt()
+
+        assert [t["item_id"] for t in voice.truncations] == [answer]
+        assert 1000 <= voice.truncations[0]["audio_end_ms"] <= 1008
+
+
+def test_stepfun_thinking_reaches_the_listeners_and_is_kept_per_response(server):
+    seen = []
+    with open_client(server, "15_reasoning_stepfun", model="step-audio-r1.1") as client, VirtualPlayer() as player, \
+            VoiceSession(client, player, on_change=lambda voice, event: seen.append(event["type"])) as voice:
+        response = voice.talk(FileSource(MEDIA / "question_en.wav"))
+
+        done = received(client, "response.thinking.done")[0]
+        assert voice.thinking == {response["id"]: done["thinking"]}
+        assert done["thinking"].startswith("The user asks about the colour of the sky")
+        assert seen.count("response.thinking.delta") == len(received(client, "response.thinking.delta")) > 1
+        assert seen.index("response.thinking.done") < seen.index("response.done")

@@ -57,7 +57,7 @@ def flac_bytes(seconds: float, rate: int) -> bytes:
     return out.getvalue()
 
 
-MODELS = {"beta": "step-1o-audio", "ga": "gpt-realtime"}  # the model picks the persona and its dialect
+MODELS = {"beta": "step-1o-audio", "ga": "gpt-realtime-2.1"}  # the model picks the persona and its dialect
 
 
 @pytest.mark.parametrize("dialect", ["beta", "ga"])
@@ -271,6 +271,42 @@ def test_create_app_checks_its_settings():
         relay.create_app(max_conversations=0)
     with pytest.raises(ValueError, match="idle_timeout_s"):
         relay.create_app(idle_timeout_s=0)
+    with pytest.raises(ValueError, match="reasoning is for models that reason .*; step-1o-audio does not$"):
+        relay.create_app(reasoning={"effort": "low"})
+    with pytest.raises(ValueError, match="step-audio-r1.1 does not .it thinks by itself"):
+        relay.create_app(model="step-audio-r1.1", reasoning={"effort": "low"})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        relay.create_app(model="gpt-realtime-2.1", reasoning="low")
+
+
+def test_a_preamble_and_its_answer_stream_apart_and_reasoning_reaches_the_upstream_session(upstream, tmp_path):
+    app = relay.create_app(model="gpt-realtime-2.1", cassette="15_reasoning", reasoning={"effort": "minimal"},
+                           url=upstream.url, output_dir=tmp_path, connect_options={"log": False})
+    with relay.serve_in_background(app) as server, http_client(server) as http:
+        response, events = turn(http, wav="question_en.wav")
+        conversation = app.state.relay.checkout(response.headers["x-conversation-id"])
+        history = [f.event for f in conversation.client.history if f.source == "server"]
+    assert response.status_code == 200
+    deltas = of(events, "transcript")
+    by_output = {i: "".join(d["delta"] for d in deltas if d["output_index"] == i) for i in (0, 1)}
+    assert {d["output_index"] for d in deltas} == {0, 1}
+    assert by_output[0] == "Good question, let me think."
+    done = events[-1][1]
+    assert done["transcripts"] == [by_output[0], by_output[1]]
+    assert done["transcript"] == f"{by_output[0]}\n{by_output[1]}"
+    updated = next(event for event in history if event["type"] == "session.updated")
+    assert updated["session"]["reasoning"] == {"effort": "minimal"}
+
+
+def test_stepfun_thinking_streams_before_the_answer_with_its_output_index(start_relay):
+    server = start_relay(model="step-audio-r1.1", cassette="15_reasoning_stepfun")
+    with http_client(server) as http:
+        response, events = turn(http, wav="question_en.wav")
+    names = [name for name, _ in events]
+    assert names.index("thinking") < names.index("transcript")
+    thinking = of(events, "thinking")
+    assert "".join(d["delta"] for d in thinking).startswith("The user asks about the colour of the sky")
+    assert {d["output_index"] for d in thinking} == {d["output_index"] for d in of(events, "transcript")} == {0}
 
 
 def test_parse_sse_reads_events_and_ignores_comments():

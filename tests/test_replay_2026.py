@@ -464,8 +464,10 @@ def test_relay_streams_stepfun_thinking_and_both_items_of_a_preamble(replay, tmp
     names = [name for name, _ in streamed]
     assert names.index("thinking") < names.index("transcript") and names[-1] == "done"
     streamed = relay_turn("gpt-realtime-2.1", "15_reasoning")
-    spoken = "".join(data["delta"] for data in of(streamed, "transcript"))
-    assert spoken.startswith("Good question, let me think.Sunlight is made of many colours")
+    deltas = of(streamed, "transcript")
+    preamble, answer = ("".join(d["delta"] for d in deltas if d["output_index"] == i) for i in (0, 1))
+    assert preamble == "Good question, let me think." and answer.startswith("Sunlight is made of many colours")
+    assert streamed[-1][1]["transcript"] == f"{preamble}\n{answer}"
 
 
 # -- reasoning responses and StepFun's thinking and built-in tools on the wire ------------------

@@ -56,6 +56,7 @@ def regenerate(path, patterns) -> None:
         if cell.cell_type == "code" and before is not None and before.execution_count == cell.execution_count \
                 and comparable(before.outputs, patterns) == comparable(cell.outputs, patterns):
             cell.outputs = before.outputs
+    nb.metadata.pop("widgets", None)  # widget state holds fresh model ids on every run (the outputs carry HTML)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
     nbformat.write(nb, path)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from helpers.catalogue import default_transcription_model
+
 # -- the script language ---------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class Scenario:
 
 INSTRUCTIONS = "You are a friendly voice assistant. Keep your answers short and clear."
 VOICE = "jingdiannvsheng"
-TRANSCRIPTION = {"model": "whisper-1"}
+TRANSCRIPTION = {"model": default_transcription_model("stepfun")}  # all scenarios here are StepFun's
 BASE = {"instructions": INSTRUCTIONS, "voice": VOICE}
 MANUAL = {**BASE, "turn_detection": None}
 

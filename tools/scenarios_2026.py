@@ -161,9 +161,9 @@ SCENARIOS_2026 = (
                  ), kind="transcription", model="gpt-realtime-whisper"),
     Scenario2026("18_long_conversation", "18",
                  "gpt-realtime-2.1 with truncation retention_ratio 0.8 of a 64-token budget (the third turn is "
-                 "truncated): three text turns; an out-of-band "
-                 "summary (conversation none, metadata, item references); the client swaps the first four "
-                 "items for the summary; a last turn that still knows the plan.", (
+                 "truncated): three text turns; an out-of-band summary (conversation none, metadata, item "
+                 "references); the client swaps the first four items for the summary; a last turn that still "
+                 "knows the plan.", (
                      Update({**OPENAI_BASE, "modalities": ["text"],
                              "truncation": {"type": "retention_ratio", "retention_ratio": 0.8,
                                             "token_limits": {"post_instructions": TOKEN_LIMIT}}}),
@@ -176,6 +176,17 @@ SCENARIOS_2026 = (
                      Say("Remind me: where are we eating on Saturday?"),
                      Respond("At a lakeside restaurant: West Lake fish in vinegar sauce and Dongpo pork."),
                  )),
+    Scenario2026("18_long_conversation_stepfun", "18",
+                 "step-1o-audio, text answers: the same three turns; the client swaps the first four items for "
+                 "the summary (conversation.item.delete, then create); a last turn that still knows the plan. "
+                 "No truncation and no out-of-band response: StepFun documents neither.", (
+                     Update({**STEPFUN_MANUAL, "modalities": ["text"]}),
+                     *(step for k in range(0, 6, 2)
+                       for step in (Say(TRIP[k][1]), Respond(TRIP[k + 1][1]))),
+                     Condense(TRIP_SUMMARY, delete_first=4),
+                     Say("Remind me: where are we eating on Saturday?"),
+                     Respond("At a lakeside restaurant: West Lake fish in vinegar sauce and Dongpo pork."),
+                 ), provider="stepfun", model="step-1o-audio"),
     Scenario2026("19_tools_stepfun", "19",
                  "step-audio-2 with the built-in web_search and retrieval tools: a question about today's "
                  "news, one about the course handbook. StepFun's built-in tool events are unconfirmed: the "
