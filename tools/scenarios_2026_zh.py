@@ -135,6 +135,17 @@ SCENARIOS += (
                Say("提醒我一下：周六我们在哪儿吃饭？"),
                Respond("在湖边的餐馆，吃西湖醋鱼和东坡肉。"),
            )),
+    zh2026("18_long_conversation_stepfun",
+           "step-1o-audio, text answers: the same three turns; the client swaps the first four items for "
+           "the summary (conversation.item.delete, then create); a last turn that still knows the plan. "
+           "No truncation and no out-of-band response: StepFun documents neither.", (
+               Update({**ZH_STEPFUN_MANUAL, "modalities": ["text"]}),
+               *(step for k in range(0, 6, 2)
+                 for step in (Say(ZH_TRIP[k][1]), Respond(ZH_TRIP[k + 1][1]))),
+               Condense(ZH_TRIP_SUMMARY, delete_first=4),
+               Say("提醒我一下：周六我们在哪儿吃饭？"),
+               Respond("在湖边的餐馆，吃西湖醋鱼和东坡肉。"),
+           ), provider="stepfun", model="step-1o-audio"),
     zh2026("19_tools_stepfun",
            "step-audio-2 with the built-in web_search and retrieval tools: a question about today's news, "
            "one about the course handbook. StepFun's built-in tool events are unconfirmed: the cassette "
