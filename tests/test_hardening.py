@@ -1,5 +1,7 @@
 """Hardening (issue 13): hostile clients against real replay servers and a real relay, on port 0.
 
+The pure checks of `helpers.limits` and `helpers.secrets` are in tests/test_limits.py and tests/test_secrets.py.
+
 The replay server runs as its own process (``python -m helpers.replay``) so that its memory and
 its stderr are its own: a test reads the peak RSS from /proc and checks that no input wrote a
 traceback. The clients in `tests.hostile_clients` read only when told to.
@@ -21,10 +23,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from helpers import relay
-from helpers.limits import MAX_DEPTH, MAX_FRAME_BYTES, check_frame
+from helpers.limits import MAX_FRAME_BYTES
 from helpers.replay import serve_in_background
-from helpers.secrets import MASK, hide_key_hints, masked
-from tests.hostile_clients import HOSTILE_FRAMES, RawSession, deep_frame, flood_retrieves, store_big_item, wait_until_dropped
+from helpers.secrets import MASK
+from tests.hostile_clients import HOSTILE_FRAMES, RawSession, flood_retrieves, store_big_item, wait_until_dropped
 from tests.replay_fixtures import REPO, events_until, url
 
 WRITE_TIMEOUT = 2.0
@@ -173,19 +175,6 @@ def test_hostile_frames_are_answered_with_an_error_and_the_session_goes_on(serve
     session.close()
 
 
-def test_limits_accept_what_real_clients_send():
-    tools = {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {
-        "where": {"type": "object", "properties": {"city": {"type": "string"}}}}}}
-    assert check_frame(json.dumps({"type": "session.update", "session": {"tools": [tools], "temperature": 0.8,
-                                                                        "instructions": "x" * 100_000}})) is None
-    assert check_frame(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 15 * 1024 * 1024})) is None
-    assert check_frame(json.dumps({"type": "response.create", "response": {"max_output_tokens": 4096}})) is None
-    assert check_frame("not json") is None   # the engine answers invalid JSON itself
-    assert check_frame(deep_frame(MAX_DEPTH - 1)) is None   # the event object and 63 levels below it
-    assert check_frame(deep_frame(MAX_DEPTH)).code == "invalid_event"
-    assert check_frame('{"type":"session.update","session":{"max_output_tokens":1' + "0" * 400 + "}}") is None
-
-
 def test_a_frame_above_the_limit_is_not_read_and_the_close_is_logged(server, clean_stderr):
     with connect(url(server.url, speed=0), max_size=None, close_timeout=5) as ws:
         ws.recv(timeout=5)
@@ -262,15 +251,6 @@ def test_a_key_on_the_command_line_is_refused_with_the_reason(cassette_dir):
     assert "readable by every local user" in done.stderr and KEY not in done.stderr
 
 
-def test_masks_reveal_nothing():
-    assert masked(KEY) == masked("sk-x") == masked("a much longer secret than any key " * 3) == MASK
-    assert masked(None) == masked("") == "(none)"
-    upstream = "Incorrect API key provided: sk-proj-****************************Xu12. You can find your API key at"
-    assert hide_key_hints(upstream) == f"Incorrect API key provided: {MASK}. You can find your API key at"
-    assert hide_key_hints("sk-abc***********wxyz and sk-****…2345") == f"{MASK} and {MASK}"
-    assert hide_key_hints("the model gpt-realtime answered") == "the model gpt-realtime answered"
-
-
 def test_the_relay_passes_on_no_mask_of_a_refused_key(tmp_path):
     wrong = KEY[:-4] + "Q9r8"
     with serve_in_background(speed=0, require_key=KEY) as guarded:
@@ -279,17 +259,6 @@ def test_the_relay_passes_on_no_mask_of_a_refused_key(tmp_path):
             response = http.post("/process_audio", data={"text": "Hello"})
     assert response.status_code == 502, response.text
     assert "Incorrect API key" in response.text and "Q9r8" not in response.text and wrong[:12] not in response.text
-
-
-def test_bulk_audio_is_set_aside_but_everything_else_in_a_big_frame_is_checked():
-    audio = "QUJD" * 2_000_000
-    assert check_frame(json.dumps({"type": "input_audio_buffer.append", "event_id": "e", "audio": audio})) is None
-    late = json.dumps({"type": "input_audio_buffer.append", "audio": audio, "event_id": "e" * 300})
-    assert check_frame(late).param == "event_id"
-    escaped = '{"type":"conversation.item.create","item":{"content":[{"audio":"\\u0041' + audio + '"}],"n":1e999}}'
-    assert check_frame(escaped).param == "item.n"   # an escape: parsed in full, still checked
-    hidden = json.dumps({"type": "session.update", "session": {"instructions": 'say "audio": "' + "y" * 2_000_000}})
-    assert check_frame(hidden).param == "session.instructions"
 
 
 def test_a_connection_that_takes_more_than_its_share_of_server_time_is_read_later():
