@@ -39,6 +39,7 @@ Listener = Callable[[Frame, "str | None"], None]
 """Called with each frame recorded and its wire text (None for binary or unparseable frames)."""
 
 _loads = json.loads
+_SESSION_EVENTS = frozenset({"session.created", "session.updated"})
 _INVALID_TEXT_CHARS = 200
 
 
@@ -75,12 +76,12 @@ class ClientSession:
                     event, raw = _invalid(data, TypeError(f"a JSON {type(event).__name__}, not an object")), None
         frame = Frame(t, "server", event)
         self.history.append(frame)
-        kind = event.get("type")
-        if kind == "session.created" or kind == "session.updated":
+        if event.get("type") in _SESSION_EVENTS:
             session = event.get("session")
             self.session = session if isinstance(session, dict) else None
-        for listener in self._listeners:
-            listener(frame, raw)
+        if self._listeners:  # the receive path: no loop set up when nobody listens
+            for listener in self._listeners:
+                listener(frame, raw)
         return event
 
     def receive_close(self, code: int | None, reason: str, t: float) -> Frame:
