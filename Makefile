@@ -35,7 +35,7 @@ notebooks-check: setup
 	$(BIN)/python tools/nav.py --check
 	REALTIME_PROVIDER=replay REALTIME_MODEL= REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
 	# the lax pass: every notebook against the OpenAI GA persona (the model picks the persona)
-	REALTIME_PROVIDER=replay REALTIME_MODEL=gpt-realtime-2.1 REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
+	REALTIME_PROVIDER=replay REALTIME_MODEL=$$($(BIN)/python -c 'from helpers.catalogue import default_model; print(default_model("openai"))') REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
 
 notebooks: nav  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/regenerate_notebooks.py

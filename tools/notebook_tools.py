@@ -10,13 +10,15 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from helpers.catalogue import default_model
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 # THE public repository (GitHub owner/name): the Colab badges, the Colab clone cell and the website's
 # links all use it. A fork sets REALTIME_NOTEBOOKS_REPO=owner/name and runs `make nav i18n site`.
 REPO = os.environ.get("REALTIME_NOTEBOOKS_REPO") or "realtime-notebooks/realtime-api-notebooks"
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
-GA_MODEL = "gpt-realtime-2.1"  # the lax nbval pass and `dialect="ga"` runs: the OpenAI GA persona (catalogue default)
+GA_MODEL = default_model("openai")  # `dialect="ga"` runs: the OpenAI GA persona, on the catalogue's default model
 
 
 def notebook_paths(folder: Path | None = None) -> list[Path]:

@@ -274,7 +274,7 @@ _RUNNING: set = set()
 
 def _run_jobs(session, wake: asyncio.Event) -> None:
     """Start the MCP requests the session asked for; each result goes back through `session.resolve`."""
-    for job in session.take_jobs() if hasattr(session, "take_jobs") else ():
+    for job in session.take_jobs():
         task = asyncio.get_running_loop().create_task(_run_job(session, job, wake))
         _RUNNING.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(_RUNNING.discard)

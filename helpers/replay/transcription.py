@@ -227,6 +227,10 @@ class TranscriptionReplay:
             self.pending.append((now + delay, self._order, event))
         self.pending.sort(key=lambda entry: entry[:2])
 
+    def take_jobs(self) -> list:
+        """No MCP requests: a transcription session has no responses, so no tools run."""
+        return []
+
     def next_deadline(self) -> float | None:
         times = [self.outbox.queue[0][0]] if self.outbox.queue else []
         return min(times + [self.pending[0][0]]) if self.pending else (times[0] if times else None)
