@@ -1,10 +1,11 @@
 # The two commands a fresh machine needs: `make lab` (the series) and `make test` (everything checked).
 VENV := .venv
 BIN := $(VENV)/bin
-# One kernel per notebook, four at a time (they mostly wait on the replay server's pacing);
-# nbval needs --dist loadscope so that a notebook's cells stay on one worker.
+# One kernel per notebook, several at a time (they mostly wait on the replay server's pacing):
+# the strict pass runs both editions together, eight at a time (the editions write to separate
+# output/ folders); nbval needs --dist loadscope so that a notebook's cells stay on one worker.
 NBVAL := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
-         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python -n 4 --dist loadscope
+         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:python --dist loadscope
 
 .PHONY: setup lab run test lint unit notebooks-check notebooks nav bench clean i18n i18n-check site browser
 
@@ -19,7 +20,7 @@ lab: setup  ## open the series in JupyterLab, trusted, on the embedded replay se
 run: setup  ## execute every notebook headless against the replay server, one line each
 	$(BIN)/python tools/run_notebooks.py
 
-test: setup lint unit notebooks-check i18n-check browser  ## static checks, unit + integration tests, nbval in both dialects, the Chinese edition, the browser test
+test: setup lint i18n-check unit notebooks-check browser  ## static checks, unit + integration tests, nbval in both dialects, the Chinese edition, the browser test
 
 lint: setup  ## ruff (rules and line length in pyproject.toml) and mypy over helpers/: both must find nothing
 	$(BIN)/ruff check helpers tests bench tools
@@ -31,11 +32,11 @@ unit: setup
 browser: setup  ## JupyterLab and the website (both languages) in Debian's chromium; screenshots in build/browser/
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
-notebooks-check: setup
+notebooks-check: setup  ## strict nbval over both editions (English and Chinese), then the English lax pass on the GA persona
 	$(BIN)/python tools/nav.py --check
-	REALTIME_PROVIDER=replay REALTIME_MODEL= REALTIME_DIALECT= $(NBVAL) notebooks/*.ipynb
+	REALTIME_PROVIDER=replay REALTIME_MODEL= REALTIME_DIALECT= $(NBVAL) -n 8 notebooks/*.ipynb notebooks/zh-CN/*.ipynb
 	# the lax pass: every notebook against the OpenAI GA persona (the model picks the persona)
-	REALTIME_PROVIDER=replay REALTIME_MODEL=$$($(BIN)/python -c 'from helpers.catalogue import default_model; print(default_model("openai"))') REALTIME_DIALECT= $(NBVAL) --nbval-lax notebooks/*.ipynb
+	REALTIME_PROVIDER=replay REALTIME_MODEL=$$($(BIN)/python -c 'from helpers.catalogue import default_model; print(default_model("openai"))') REALTIME_DIALECT= $(NBVAL) -n 4 --nbval-lax notebooks/*.ipynb
 
 notebooks: nav  ## regenerate every notebook's outputs against the replay server
 	$(BIN)/python tools/regenerate_notebooks.py
@@ -50,9 +51,8 @@ i18n: setup  ## build the Chinese edition (notebooks/zh-CN) from the English not
 	$(BIN)/python tools/i18n.py build
 	$(BIN)/python tools/nav.py
 
-i18n-check: setup  ## translations present and current, code in step, Chinese notebooks under strict nbval
+i18n-check: setup  ## translations present and current, code in step, the build up to date (nbval: notebooks-check)
 	$(BIN)/python tools/i18n.py check
-	REALTIME_PROVIDER=replay REALTIME_DIALECT= $(NBVAL) notebooks/zh-CN/*.ipynb
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

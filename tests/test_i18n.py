@@ -166,6 +166,18 @@ def test_every_english_notebook_links_to_its_chinese_counterpart_and_back():
     assert "(README.zh-CN.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def test_the_editions_write_to_separate_output_folders():
+    # `make notebooks-check` runs both editions at once: a shared file (a recording, a log folder
+    # that a lesson empties) would let one edition's kernel pull the other's out from under it.
+    for path in sorted((ROOT / "notebooks" / "zh-CN").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for line in cell.source.splitlines():
+                    if "output" in line and "../../output" in line:
+                        assert "../../output/zh-CN" in line, f"{path.name} {cell.id}: {line}"
+                    assert '"../output' not in line, f"{path.name} {cell.id}: {line}"
+
+
 # -- the Mandarin cassettes ------------------------------------------------------------
 
 def test_every_english_scenario_has_a_mandarin_twin_with_the_same_turns():

@@ -24,6 +24,9 @@ from scenarios import (
 )
 
 ZH_INTRODUCTION = "你好！我是一个语音助手，可以陪你聊天、回答问题。"
+# The capstone's first answer is long (about 9 s of speech) so that it is still playing when the
+# lesson barges in a few cells later, however slowly those cells run.
+OCTOPUS_FACT_LONG = OCTOPUS_FACT + " It can also change colour in the blink of an eye to hide from danger."
 
 SCENARIOS = (
     Scenario("12_live_conversation", "12",
@@ -31,7 +34,7 @@ SCENARIOS = (
              "on the answer, then the clip a Colab user records (here media/followup_en.wav).", (
                  Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
                  SendAudio("question_en.wav", chunk_ms=100),
-                 Respond(OCTOPUS_FACT),
+                 Respond(OCTOPUS_FACT_LONG),
                  SendAudioItem("question_zh.wav"),
                  Respond(ZH_INTRODUCTION),
                  SendAudioItem("followup_en.wav"),
