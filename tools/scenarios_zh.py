@@ -197,7 +197,8 @@ SCENARIOS = SCENARIOS + (
        "media/zh-CN/followup.wav).", (
            Update({**MANUAL, "input_audio_transcription": TRANSCRIPTION}),
            SendAudio(QUESTION, chunk_ms=100),
-           Respond(OCTOPUS_FACT + "它还能在眨眼之间改变颜色，躲开危险。"),   # long, as the English (still playing at the barge-in)
+           # long, as the English: still playing when the lesson barges in
+           Respond(OCTOPUS_FACT + "它还能在眨眼之间改变颜色，躲开危险。"),
            SendAudioItem("question_zh.wav"),
            Respond("你好！我是一个语音助手，可以陪你聊天、回答问题。"),
            SendAudioItem(FOLLOWUP),
