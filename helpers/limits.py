@@ -59,8 +59,9 @@ def check_frame(message: str | bytes) -> Violation | None:
     """
     if not isinstance(message, str):
         return None
-    if len(message) > _SET_ASIDE_FROM:
-        message = _without_bulk(message)
+    bulk = bulk_span(message) if len(message) > _SET_ASIDE_FROM else None
+    if bulk is not None:
+        message = message[:bulk[0]] + message[bulk[1]:]
     try:
         value = json.loads(message, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
     except RecursionError:
@@ -74,11 +75,12 @@ def check_frame(message: str | bytes) -> Violation | None:
     return problem._replace(event_id=event_id) if problem is not None else None
 
 
-def _without_bulk(text: str) -> str:
-    """`text` with a plain bulk value (no escapes) that starts in its first KB emptied, found without parsing.
+def bulk_span(text: str) -> tuple[int, int] | None:
+    """Where a plain bulk value (no escapes) that starts in the first KB of `text` lies, found without parsing.
 
     Bulk values are bounded by the frame alone, so the check need not parse megabytes of base64
-    (an append names its audio near the start). Anything else is parsed and checked as usual.
+    (an append names its audio near the start), and the server can hand an append's audio to the
+    engine in steps (`helpers.replay.engine.Session.receive_steps`). Anything else is parsed whole.
     """
     for marker in _BULK_MARKERS:
         at = text.find(marker, 0, _MARKER_WINDOW)
@@ -86,8 +88,8 @@ def _without_bulk(text: str) -> str:
             opened = at + len(marker)
             closed = text.find('"', opened)
             if closed > 0 and text.find("\\", opened, closed) < 0:
-                return text[:opened] + text[closed:]
-    return text
+                return opened, closed
+    return None
 
 
 def _parse_int(digits: str) -> int | _Rejected:

@@ -27,7 +27,7 @@ import hmac
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from ..secrets import masked
 from .context import check_truncation, response_scope, validation_view
 from .idle import IdleTimer, idle_timeout_ms
 from .images import check_images
-from .input_buffer import InputBuffer
+from .input_buffer import InputBuffer, decode_steps, is_event_audio
 from .items import Conversation
 from .mcp_session import Job, McpTools
 from .outbox import Outbox
@@ -201,6 +201,7 @@ def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+
 class Session:
     """One replayed connection: feed it client frames and time, read back server frames.
 
@@ -276,12 +277,26 @@ class Session:
 
     def receive(self, message: str | bytes, now: float) -> None:
         """Handle one client frame received at `now`; answers become due in `poll`. Never raises for client input."""
+        for _ in self._receive(message, None, now):
+            pass
+
+    def receive_steps(self, message: str, bulk: tuple[int, int], now: float) -> Iterator[None]:
+        """`receive` for a large frame whose bulk string lies at ``message[bulk[0]:bulk[1]]`` (`limits.bulk_span`).
+
+        An append's audio is decoded and run through VAD a bounded step at a time: the caller
+        resumes the iterator between other work (`input_buffer.STEP_CHARS` per step). Any other
+        frame is handled whole at the first step. The outcome is `receive`'s.
+        """
+        return self._receive(message, bulk, now)
+
+    def _receive(self, message: str | bytes, bulk: tuple[int, int] | None, now: float) -> Iterator[None]:
         self._pump(now)
         if self.outbox.closing is not None:
             return
         event_id = None
         try:
-            event = self._parse(message)
+            text = message if isinstance(message, str) and bulk is not None and is_event_audio(message, bulk[0]) else None
+            event = self._parse(text[:bulk[0]] + text[bulk[1]:] if text is not None and bulk is not None else message)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             check_depth(event)
             kind = event.get("type")
@@ -296,7 +311,13 @@ class Session:
             for name in CLIENT_EVENTS.get(kind, ()):
                 if name not in event:
                     raise ClientError("missing_required_parameter", f"Missing required parameter: '{name}'.", name)
-            if not kind.endswith("input_audio_buffer.append"):
+            if kind.endswith("input_audio_buffer.append"):
+                if text is not None and bulk is not None:
+                    yield from self._append_steps(text, bulk, now)
+                    return
+            else:
+                if text is not None:  # the audio of an event that is not an append: parsed whole
+                    event = self._parse(message)
                 validate_event(validation_view(event), self.persona)
             getattr(self, _HANDLERS[kind])(event, now)
         except ClientError as err:
@@ -430,6 +451,15 @@ class Session:
         vad = self._turn_detection()
         for change, offset in self.input.append(event, vad):
             self._vad_change(change, offset, vad or {}, now)  # changes come only with VAD on
+
+    def _append_steps(self, message: str, bulk: tuple[int, int], now: float) -> Iterator[None]:
+        """`_append` of ``message[bulk[0]:bulk[1]]``: all of it decoded first (all or nothing), then VAD piece by piece."""
+        pieces = yield from decode_steps(message, *bulk)
+        vad = self._turn_detection()
+        for pcm in pieces:
+            for change, offset in self.input.take(pcm, vad):
+                self._vad_change(change, offset, vad or {}, now)
+            yield
 
     def _vad_change(self, change: str, offset: int, vad: dict, now: float) -> None:
         ms = offset // BYTES_PER_MS

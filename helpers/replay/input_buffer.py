@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import sys
+from collections.abc import Generator
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from ..personas import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_MS
 from .validation import ClientError, expect
 
 VAD_FRAME_MS = 20
+STEP_CHARS = 512 * 1024   # base64 characters decoded per step of a large append (a multiple of 4: 384 KiB of audio)
 
 
 class InputBuffer:
@@ -33,20 +36,11 @@ class InputBuffer:
     def append(self, event: dict, vad: dict | None) -> list[tuple[str, int]]:
         """Take an append event's audio; returns the VAD changes it caused (("started"|"stopped", offset))."""
         audio = expect(event["audio"], str, "audio", "a base64-encoded string")
-        if len(audio) > MAX_APPEND_BYTES:
-            # [UNCONFIRMED] code and wording; the 15 MiB limit itself is documented.
-            raise ClientError("invalid_value", f"Invalid 'audio': an append carries at most {MAX_APPEND_BYTES} "
-                              f"bytes (15 MiB) of base64 audio, but this one has {len(audio)}. Send smaller chunks.",
-                              "audio")
-        try:
-            if sys.version_info >= (3, 11):
-                pcm = binascii.a2b_base64(audio, strict_mode=True)
-            else:  # strict_mode is Python 3.11+; 3.10 checks the alphabet only
-                pcm = base64.b64decode(audio, validate=True)
-        except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
-            # [UNCONFIRMED] code and wording.
-            raise ClientError("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({exc}).",
-                              "audio") from None
+        check_append_length(len(audio))
+        return self.take(_decode(audio), vad)
+
+    def take(self, pcm: bytes, vad: dict | None) -> list[tuple[str, int]]:
+        """Append decoded audio; returns the VAD changes it caused."""
         begin = self.total
         self.total += len(pcm)
         return self.vad.feed(pcm, begin, vad) if vad is not None else []
@@ -67,6 +61,58 @@ class InputBuffer:
         """Drop the uncommitted audio and any speech in progress."""
         self.start = self.total
         self.vad.reset()
+
+
+def decode_steps(text: str, start: int, end: int) -> Generator[None, None, list[bytes]]:
+    """The audio of ``text[start:end]`` (base64) decoded `STEP_CHARS` at a time, yielding after each piece.
+
+    Decoding all of it before any is taken keeps an append all or nothing, as `append`.
+    """
+    check_append_length(end - start)
+    pieces = []
+    for at in range(start, end, STEP_CHARS):
+        stop = min(at + STEP_CHARS, end)
+        chunk = text[at:stop]
+        if stop < end and chunk.endswith("="):  # padding before the end: what the whole string would fail on
+            raise _invalid("Excess data after padding")
+        pieces.append(_decode(chunk))
+        yield
+    return pieces
+
+
+def is_event_audio(message: str, start: int) -> bool:
+    """True when the bulk string opening at `start` (`limits.bulk_span`) is the event's own ``audio``.
+
+    The text before it, closed right there, must be a whole JSON object whose last key is ``audio``
+    (a nested ``audio``, in an item's content, leaves braces open).
+    """
+    try:
+        head = json.loads(message[:start] + '"}')
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(head, dict) and list(head)[-1:] == ["audio"]
+
+
+def check_append_length(chars: int) -> None:
+    """Refuse an append of more than 15 MiB of base64 audio."""
+    if chars > MAX_APPEND_BYTES:
+        # [UNCONFIRMED] code and wording; the 15 MiB limit itself is documented.
+        raise ClientError("invalid_value", f"Invalid 'audio': an append carries at most {MAX_APPEND_BYTES} "
+                          f"bytes (15 MiB) of base64 audio, but this one has {chars}. Send smaller chunks.", "audio")
+
+
+def _decode(audio: str) -> bytes:
+    try:
+        if sys.version_info >= (3, 11):
+            return binascii.a2b_base64(audio, strict_mode=True)
+        return base64.b64decode(audio, validate=True)  # strict_mode is Python 3.11+; 3.10 checks the alphabet only
+    except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
+        raise _invalid(str(exc)) from None
+
+
+def _invalid(reason: str) -> ClientError:
+    # [UNCONFIRMED] code and wording.
+    return ClientError("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({reason}).", "audio")
 
 
 class Vad:

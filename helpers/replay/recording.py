@@ -31,7 +31,6 @@ from ..personas import GA_TO_BETA, OBFUSCATED_DELTAS, Persona, check_dialect, co
 
 LIVE_ACKS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
 _SAFE_NAME = re.compile(r"^(?:[A-Za-z0-9_\-]+/)?[A-Za-z0-9_.\-]{1,128}$")  # one optional subfolder: zh-CN/03_text_turn
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ID_KINDS = {"event_id": "event", "response_id": "resp", "item_id": "item", "previous_item_id": "item"}
 
@@ -39,9 +38,17 @@ _ID_KINDS = {"event_id": "event", "response_id": "resp", "item_id": "item", "pre
 def dumps(event: dict) -> str:
     """Compact JSON text of a server event (lone surrogates a client sent are escaped)."""
     text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if _SURROGATE.search(text):
+    if not text.isascii() and _has_surrogate(text):  # isascii: a fast pass for the megabytes of an item or audio
         text = json.dumps(event, separators=(",", ":"), allow_nan=False)
     return text
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # only a lone surrogate cannot be encoded
+        return True
+    return False
 
 
 def _b64_size(text: str) -> int:

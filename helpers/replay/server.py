@@ -7,8 +7,11 @@ Keys and Authorization headers are never logged.
 
 It also keeps hostile clients from hurting anyone else, each in one log line, never a traceback:
 every client frame passes `helpers.limits` first (a violation is answered with an ``error``
-event and the session goes on); a client's next frame is read only once the answers to its last
-one are written and while its frames take at most `INPUT_SHARE` of the server's time; output
+event and the session goes on); a large frame is read (`helpers.replay.stepwise`) and, when it
+is an append, decoded and run through VAD (`Session.receive_steps`) in steps, other sessions'
+work between them; frames above `HEAVY_FRAME`, from all connections together, are handled one at
+a time within `HEAVY_SHARE` of the server's time; a client's next frame is read only once the
+answers to its last one are written and while its frames take at most `INPUT_SHARE` of it; output
 waits above `OUTPUT_HIGH_WATER` bytes at most, and a client that takes none of it for
 `write_timeout` seconds is reset (so a stalled write cannot hold keepalive pings back either).
 """
@@ -24,7 +27,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
@@ -36,9 +39,10 @@ from websockets.frames import CloseCode
 from websockets.typing import Subprotocol
 
 from ..cassette import scrub_text
-from ..limits import MAX_FRAME_BYTES, check_frame
+from ..limits import MAX_FRAME_BYTES, bulk_span, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
 from .mcp import McpBridge, McpError
+from .stepwise import adopt
 from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
@@ -50,6 +54,9 @@ CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame
 LARGE_FRAME = 1024 * 1024        # frames above this are handled in steps, yielding to other sessions between
 INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
 INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
+HEAVY_FRAME = 64 * 1024          # frames above this, from all connections together, are handled one at a time ...
+HEAVY_SHARE = 0.2                # ... within this share of the server's time ...
+HEAVY_BURST = 0.05               # ... once they have used this many seconds more than it
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
 _TCPI_BYTES_ACKED, _TCP_INFO_BYTES = 120, 128   # offset of tcpi_bytes_acked in Linux's struct tcp_info
 log = logging.getLogger("helpers.replay")
@@ -80,6 +87,7 @@ class _BoundedConnection(ServerConnection):
 
     def __init__(self, *args, write_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
+        adopt(self.protocol)  # large frames read in steps (helpers.replay.stepwise)
         self.write_timeout = write_timeout
         self._stall: asyncio.TimerHandle | None = None
         self._acked_at: int | None = None   # the client's acknowledged byte count when last seen moving ...
@@ -152,6 +160,7 @@ class ReplayServer:
         self.live = 0
         self.write_timeout = write_timeout
         self._on_report = on_report
+        self._heavy = _HeavyGate()
 
     def serve(self, host: str = "127.0.0.1", port: int = 0):
         """The `websockets` server (an async context manager) listening on host:port."""
@@ -204,22 +213,16 @@ class ReplayServer:
                 message = await ws.recv()
                 if writer.done():  # closed or closing: frames still queued have no one to answer them
                     break
-                large = len(message) > LARGE_FRAME
-                if large:  # reading it took a while: let sessions with frames due go first
-                    await asyncio.sleep(0)
-                began = time.perf_counter()
-                violation = check_frame(message)
-                if violation is None:
-                    if large:
-                        await asyncio.sleep(0)
-                    _receive(ws, session, message, loop.time(), refused)
-                    _run_jobs(session, wake)
+                if len(message) > HEAVY_FRAME:  # one at a time server-wide, within HEAVY_SHARE of the clock
+                    async with self._heavy:
+                        cost = await self._take(ws, session, message, event_ids, refused, loop.time())
+                        self._heavy.charge(cost, loop.time())
                 else:
-                    refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
-                                               violation.param, violation.event_id))
+                    cost = await self._take(ws, session, message, event_ids, refused, loop.time())
+                _run_jobs(session, wake)
                 caught_up.clear()
                 wake.set()
-                pause = budget.spend(time.perf_counter() - began, loop.time())
+                pause = budget.spend(cost, loop.time())
                 if pause:  # this client's frames took more than their share: read its next one later
                     await asyncio.sleep(pause)
         except ConnectionClosed as closed:
@@ -230,6 +233,25 @@ class ReplayServer:
             writer.cancel()
             self.live -= 1
             self._finish(session)
+
+    @staticmethod
+    async def _take(ws: ServerConnection, session: Session, message: str | bytes, event_ids: Iterator[int],
+                    refused: list[str], now: float) -> float:
+        """Check one client frame and hand it to the engine; returns the seconds of server time it took."""
+        large = len(message) > LARGE_FRAME
+        if large:  # reading it took a while: let sessions with frames due go first
+            await asyncio.sleep(0)
+        began = time.perf_counter()
+        violation = check_frame(message)
+        cost = time.perf_counter() - began
+        if violation is not None:
+            refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
+                                       violation.param, violation.event_id))
+            return cost
+        bulk = bulk_span(message) if large and isinstance(message, str) else None
+        if large:
+            await asyncio.sleep(0)
+        return cost + await _receive(ws, session, message, bulk, now, refused)
 
     @staticmethod
     async def _write(ws: ServerConnection, session: Session, wake: asyncio.Event, caught_up: asyncio.Event,
@@ -292,33 +314,80 @@ async def _run_job(session, job, wake: asyncio.Event) -> None:
 
 
 class _InputBudget:
-    """The server time one connection's frames may take: `INPUT_SHARE` of the clock, after `INPUT_BURST`.
+    """The server time some frames may take: `share` of the clock on average, after a `burst`.
 
-    A client flooding costly frames (huge, deep, retrieves of big items) is read more slowly, so the
-    event loop keeps time for everyone else.
+    Per connection (`INPUT_SHARE`, `INPUT_BURST`): a client flooding costly frames (huge, deep,
+    retrieves of big items) is read more slowly, so the event loop keeps time for everyone else.
     """
 
-    __slots__ = ("credit", "at")
+    __slots__ = ("credit", "at", "share", "burst")
 
-    def __init__(self, now: float):
-        self.credit, self.at = INPUT_BURST, now
+    def __init__(self, now: float, share: float = INPUT_SHARE, burst: float = INPUT_BURST):
+        self.credit, self.at, self.share, self.burst = burst, now, share, burst
 
     def spend(self, cost: float, now: float) -> float:
         """Charge `cost` seconds at `now`; returns how long to wait before reading this client again."""
-        self.credit = min(INPUT_BURST, self.credit + (now - self.at) * INPUT_SHARE) - cost
+        self.credit = min(self.burst, self.credit + (now - self.at) * self.share) - cost
         self.at = now
-        return -self.credit / INPUT_SHARE if self.credit < 0 else 0.0
+        return self.due(now)
+
+    def due(self, now: float) -> float:
+        """Seconds from `now` until the credit is back to zero (0 when there is credit)."""
+        credit = min(self.burst, self.credit + (now - self.at) * self.share)
+        return -credit / self.share if credit < 0 else 0.0
 
 
-def _receive(ws: ServerConnection, session: Session, message: str | bytes, now: float, refused: list[str]) -> None:
-    """Hand a frame to the engine; an engine failure is logged as one line and answered, never a traceback."""
+class _HeavyGate:
+    """Frames above `HEAVY_FRAME`, from every connection together: one at a time, within `HEAVY_SHARE`.
+
+    Each waits its turn, then for the shared budget to have credit, so however many connections
+    send large frames, they take at most about `HEAVY_SHARE` of the server's time between them.
+    """
+
+    def __init__(self):
+        self._lock = asyncio.Lock()
+        self._budget: _InputBudget | None = None
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+        now = asyncio.get_running_loop().time()
+        if self._budget is None:
+            self._budget = _InputBudget(now, HEAVY_SHARE, HEAVY_BURST)
+        wait = self._budget.due(now)
+        if wait:
+            await asyncio.sleep(wait)
+
+    async def __aexit__(self, *exc) -> None:
+        self._lock.release()
+
+    def charge(self, cost: float, now: float) -> None:
+        assert self._budget is not None  # inside `async with`
+        self._budget.spend(cost, now)
+
+
+async def _receive(ws: ServerConnection, session: Session, message: str | bytes, bulk: tuple[int, int] | None,
+                   now: float, refused: list[str]) -> float:
+    """Hand a frame to the engine; returns the seconds of server time it took.
+
+    A large append (`bulk`: where its audio lies) goes in steps, other sessions' work between
+    them. An engine failure is logged as one line and answered, never a traceback.
+    """
+    cost, began = 0.0, time.perf_counter()
     try:
-        session.receive(message, now)
+        if bulk is None:
+            session.receive(message, now)
+        else:
+            assert isinstance(message, str)  # bulk_span finds spans in text frames only
+            for _ in session.receive_steps(message, bulk, now):
+                cost += time.perf_counter() - began
+                await asyncio.sleep(0)
+                began = time.perf_counter()
     except Exception as exc:  # an engine defect must not end the session or print a traceback
         log.error("replay engine failed on a frame from %s: %s: %s", _peer(ws), type(exc).__name__, str(exc)[:200])
         refused.append(_error_text("event_engine_failure", "server_error", "The replay server could not handle "
                                    "this event (a defect in the server, logged); the session goes on.",
                                    kind="server_error"))
+    return cost + time.perf_counter() - began
 
 
 def _error_text(event_id: str, code: str, message: str, param: str | None = None,

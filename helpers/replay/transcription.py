@@ -19,9 +19,10 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from .input_buffer import check_append_length, decode_steps, is_event_audio
 from .validation import ClientError
 
 __all__ = ["TranscriptionReplay", "TranscriptionSession", "transcription_session_object"]
@@ -50,6 +51,10 @@ def transcription_session_object(session_id: str, expires_at: int) -> dict:
 def _error(code: str, message: str, event_id: str | None, param: str | None = None) -> dict:
     return {"type": "error", "error": {"type": "invalid_request_error", "code": code, "message": message,
                                        "param": param, "event_id": event_id}}
+
+
+def _invalid_audio(event_id: str | None) -> dict:
+    return _error("invalid_request_error.invalid_audio", "audio must be base64 pcm16", event_id, "audio")
 
 
 def _words(text: str) -> list[str]:
@@ -128,10 +133,12 @@ class TranscriptionSession:
 
     def _append(self, audio: object, now_ms: int, event_id: str | None) -> list[tuple[int, dict]]:
         try:
+            check_append_length(len(audio) if isinstance(audio, str) else 0)
             self.buffer += base64.b64decode(audio, validate=True)  # type: ignore[arg-type]
+        except ClientError as err:
+            return [(now_ms, _error(err.code or "invalid_value", err.message, event_id, err.param))]
         except (binascii.Error, TypeError, ValueError):
-            return [(now_ms, _error("invalid_request_error.invalid_audio", "audio must be base64 pcm16",
-                                    event_id, "audio"))]
+            return [(now_ms, _invalid_audio(event_id))]
         return []
 
     def _commit(self, now_ms: int, event_id: str | None) -> list[tuple[int, dict]]:
@@ -219,6 +226,27 @@ class TranscriptionReplay:
             event = {"type": "invalid"}
         now_ms = round(now * 1000)
         self._queue(self.state.handle(event, now_ms), now, now_ms)
+
+    def receive_steps(self, message: str, bulk: tuple[int, int], now: float) -> Iterator[None]:
+        """`receive` for a large frame: an append's audio decoded a step at a time (as `Session.receive_steps`)."""
+        try:
+            event = json.loads(message[:bulk[0]] + message[bulk[1]:]) if is_event_audio(message, bulk[0]) else None
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
+            self.receive(message, now)
+            return
+        now_ms = round(now * 1000)
+        try:
+            pieces = yield from decode_steps(message, *bulk)
+        except ClientError as err:
+            event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            reply = _invalid_audio(event_id) if err.code == "invalid_value" and "base64" in err.message else \
+                _error(err.code or "invalid_value", err.message, event_id, err.param)
+            self._queue([(now_ms, reply)], now, now_ms)
+            return
+        for pcm in pieces:
+            self.state.buffer += pcm
 
     def _queue(self, replies: list[tuple[int, dict]], now: float, now_ms: int) -> None:
         for due_ms, event in replies:
