@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 from typing import Any, NamedTuple
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024   # one frame: the largest a client needs is a 15 MiB append; larger ones close 1009
@@ -33,6 +34,11 @@ BULK_FIELDS = frozenset({"audio", "image_url"})   # base64 payloads: bounded by 
 _SET_ASIDE_FROM = 64 * 1024   # frames this large have their bulk strings set aside before the parse
 _MARKER_WINDOW = 1024
 _BULK_MARKERS = tuple(f'"{field}"{colon}"' for field in sorted(BULK_FIELDS) for colon in (":", ": "))
+_BULK_MARKER_BYTES = tuple(marker.encode() for marker in _BULK_MARKERS)
+
+
+# A client frame as text, or as the UTF-8 bytes of a large one (`helpers.replay.stepwise.LargeText`).
+FrameText = str | bytes | bytearray | mmap.mmap
 
 
 class Violation(NamedTuple):
@@ -75,19 +81,23 @@ def check_frame(message: str | bytes) -> Violation | None:
     return problem._replace(event_id=event_id) if problem is not None else None
 
 
-def bulk_span(text: str) -> tuple[int, int] | None:
+def bulk_span(text: FrameText) -> tuple[int, int] | None:
     """Where a plain bulk value (no escapes) that starts in the first KB of `text` lies, found without parsing.
 
     Bulk values are bounded by the frame alone, so the check need not parse megabytes of base64
     (an append names its audio near the start), and the server can hand an append's audio to the
     engine in steps (`helpers.replay.engine.Session.receive_steps`). Anything else is parsed whole.
+    `text` may be the frame's UTF-8 bytes: the offsets are then byte offsets.
     """
-    for marker in _BULK_MARKERS:
-        at = text.find(marker, 0, _MARKER_WINDOW)
-        if at > 0 and text[at - 1] in "{, \t\r\n":
+    binary = not isinstance(text, str)
+    markers, quote, backslash, before = (_BULK_MARKER_BYTES, b'"', b"\\", b"{, \t\r\n") if binary else \
+        (_BULK_MARKERS, '"', "\\", "{, \t\r\n")
+    for marker in markers:
+        at = text.find(marker, 0, _MARKER_WINDOW)  # type: ignore[arg-type]  # str with str, bytes with bytes
+        if at > 0 and text[at - 1:at] in before:  # type: ignore[operator]
             opened = at + len(marker)
-            closed = text.find('"', opened)
-            if closed > 0 and text.find("\\", opened, closed) < 0:
+            closed = text.find(quote, opened)  # type: ignore[arg-type]
+            if closed > 0 and text.find(backslash, opened, closed) < 0:  # type: ignore[arg-type]
                 return opened, closed
     return None
 

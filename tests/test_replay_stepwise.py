@@ -184,3 +184,28 @@ def test_a_transcription_session_takes_a_large_append_in_steps_as_one_append(aud
     assert taken >= 1   # at least the first piece was decoded before anything else happened
     assert sessions[1].poll(2.0) == sessions[0].poll(2.0)
     assert sessions[1].state.buffer == sessions[0].state.buffer
+
+
+def test_a_large_text_frame_that_is_not_utf8_is_refused_as_websockets_refuses_it():
+    from websockets.exceptions import ConnectionClosedError
+    bad = b'{"type": "session.update", "session": {"instructions": "' + b"ok " * 200_000 + b'\xff"}}'
+    with serve_in_background() as server, connect(url(server.url, "gpt-realtime"), max_size=None) as ws:
+        events_until(ws, "session.created")
+        ws.socket.sendall(Frame(Opcode.TEXT, bad).serialize(mask=True))
+        with pytest.raises(ConnectionClosedError) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 1007
+    position = bad.index(b"\xff")
+    assert closed.value.rcvd.reason == f"invalid start byte at position {position}"
+
+
+def test_large_messages_that_are_not_appends_or_come_in_fragments_are_answered_whole():
+    instructions = "Answer briefly. " * 40_000   # 640 KB: read in steps, then decoded for the engine
+    update = json.dumps({"type": "session.update", "session": {"type": "realtime", "instructions": instructions}})
+    with serve_in_background() as server, connect(url(server.url, "gpt-realtime"), max_size=None) as ws:
+        events_until(ws, "session.created")
+        ws.send(update)
+        assert events_until(ws, "session.updated")[-1]["session"]["instructions"] == instructions
+        half = len(update) // 2
+        ws.send([update[:half], update[half:]])      # a fragmented message: websockets' own path
+        assert events_until(ws, "session.updated")[-1]["session"]["instructions"] == instructions

@@ -31,12 +31,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..limits import FrameText
 from ..personas import BYTES_PER_MS, CLIENT_EVENTS, SUPPORTED_CLIENT_EVENTS, Persona, beta_header_refused, persona_for
 from ..secrets import masked
 from .context import check_truncation, response_scope, validation_view
 from .idle import IdleTimer, idle_timeout_ms
 from .images import check_images
-from .input_buffer import InputBuffer, decode_steps, is_event_audio
+from .input_buffer import InputBuffer, decode_steps, is_event_audio, without_audio
 from .items import Conversation
 from .mcp_session import Job, McpTools
 from .outbox import Outbox
@@ -201,6 +202,11 @@ def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _text(message: FrameText) -> str:
+    """A text frame handed over as its UTF-8 bytes (checked by the server) as text."""
+    return message if isinstance(message, str) else bytes(message).decode()
+
+
 
 class Session:
     """One replayed connection: feed it client frames and time, read back server frames.
@@ -275,13 +281,16 @@ class Session:
             out.append(queue.popleft()[1])
         return out
 
-    def receive(self, message: str | bytes, now: float) -> None:
+    def receive(self, message: FrameText, now: float) -> None:
         """Handle one client frame received at `now`; answers become due in `poll`. Never raises for client input."""
         for _ in self._receive(message, None, now):
             pass
 
-    def receive_steps(self, message: str, bulk: tuple[int, int], now: float) -> Iterator[None]:
+    def receive_steps(self, message: FrameText, bulk: tuple[int, int], now: float) -> Iterator[None]:
         """`receive` for a large frame whose bulk string lies at ``message[bulk[0]:bulk[1]]`` (`limits.bulk_span`).
+
+        `message` may be the frame's UTF-8 bytes (already checked), so that a large append is never
+        decoded into one string.
 
         An append's audio is decoded and run through VAD a bounded step at a time: the caller
         resumes the iterator between other work (`input_buffer.STEP_CHARS` per step). Any other
@@ -289,14 +298,14 @@ class Session:
         """
         return self._receive(message, bulk, now)
 
-    def _receive(self, message: str | bytes, bulk: tuple[int, int] | None, now: float) -> Iterator[None]:
+    def _receive(self, message: FrameText, bulk: tuple[int, int] | None, now: float) -> Iterator[None]:
         self._pump(now)
         if self.outbox.closing is not None:
             return
         event_id = None
         try:
-            text = message if isinstance(message, str) and bulk is not None and is_event_audio(message, bulk[0]) else None
-            event = self._parse(text[:bulk[0]] + text[bulk[1]:] if text is not None and bulk is not None else message)
+            text = message if bulk is not None and is_event_audio(message, bulk[0]) else None
+            event = self._parse(without_audio(text, bulk) if text is not None and bulk is not None else message)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             check_depth(event)
             kind = event.get("type")
@@ -317,7 +326,7 @@ class Session:
                     return
             else:
                 if text is not None:  # the audio of an event that is not an append: parsed whole
-                    event = self._parse(message)
+                    event = self._parse(_text(message))
                 validate_event(validation_view(event), self.persona)
             getattr(self, _HANDLERS[kind])(event, now)
         except ClientError as err:
@@ -328,7 +337,7 @@ class Session:
                                           f"({type(exc).__name__}); the session goes on."), event_id, now)
 
     @staticmethod
-    def _parse(message: str | bytes) -> dict:
+    def _parse(message: FrameText) -> dict:
         if not isinstance(message, str):
             raise ClientError("invalid_event", "Expected a text WebSocket message; binary frames are not supported.")
         try:
@@ -452,7 +461,7 @@ class Session:
         for change, offset in self.input.append(event, vad):
             self._vad_change(change, offset, vad or {}, now)  # changes come only with VAD on
 
-    def _append_steps(self, message: str, bulk: tuple[int, int], now: float) -> Iterator[None]:
+    def _append_steps(self, message: FrameText, bulk: tuple[int, int], now: float) -> Iterator[None]:
         """`_append` of ``message[bulk[0]:bulk[1]]``: all of it decoded first (all or nothing), then VAD piece by piece."""
         pieces = yield from decode_steps(message, *bulk)
         vad = self._turn_detection()

@@ -18,6 +18,7 @@ from collections.abc import Generator
 
 import numpy as np
 
+from ..limits import FrameText
 from ..personas import BYTES_PER_MS, MAX_APPEND_BYTES, MIN_COMMIT_MS
 from .validation import ClientError, expect
 
@@ -63,7 +64,7 @@ class InputBuffer:
         self.vad.reset()
 
 
-def decode_steps(text: str, start: int, end: int) -> Generator[None, None, list[bytes]]:
+def decode_steps(text: FrameText, start: int, end: int) -> Generator[None, None, list[bytes]]:
     """The audio of ``text[start:end]`` (base64) decoded `STEP_CHARS` at a time, yielding after each piece.
 
     Decoding all of it before any is taken keeps an append all or nothing, as `append`.
@@ -73,24 +74,31 @@ def decode_steps(text: str, start: int, end: int) -> Generator[None, None, list[
     for at in range(start, end, STEP_CHARS):
         stop = min(at + STEP_CHARS, end)
         chunk = text[at:stop]
-        if stop < end and chunk.endswith("="):  # padding before the end: what the whole string would fail on
+        if stop < end and chunk[-1:] in ("=", b"="):  # padding before the end: what the whole would fail on
             raise _invalid("Excess data after padding")
         pieces.append(_decode(chunk))
         yield
     return pieces
 
 
-def is_event_audio(message: str, start: int) -> bool:
+def is_event_audio(message: FrameText, start: int) -> bool:
     """True when the bulk string opening at `start` (`limits.bulk_span`) is the event's own ``audio``.
 
     The text before it, closed right there, must be a whole JSON object whose last key is ``audio``
     (a nested ``audio``, in an item's content, leaves braces open).
     """
     try:
-        head = json.loads(message[:start] + '"}')
+        head = json.loads(message[:start] + ('"}' if isinstance(message, str) else b'"}'))  # type: ignore[operator]
     except (ValueError, RecursionError):
         return False
     return isinstance(head, dict) and list(head)[-1:] == ["audio"]
+
+
+def without_audio(message: FrameText, span: tuple[int, int]) -> str:
+    """The frame with its audio string emptied (``"audio":""``), as text: small, quick to parse."""
+    if isinstance(message, str):
+        return message[:span[0]] + message[span[1]:]
+    return (message[:span[0]] + message[span[1]:]).decode()
 
 
 def check_append_length(chars: int) -> None:
@@ -101,7 +109,7 @@ def check_append_length(chars: int) -> None:
                           f"bytes (15 MiB) of base64 audio, but this one has {chars}. Send smaller chunks.", "audio")
 
 
-def _decode(audio: str) -> bytes:
+def _decode(audio: FrameText) -> bytes:
     try:
         if sys.version_info >= (3, 11):
             return binascii.a2b_base64(audio, strict_mode=True)

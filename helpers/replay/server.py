@@ -19,10 +19,12 @@ waits above `OUTPUT_HIGH_WATER` bytes at most, and a client that takes none of i
 from __future__ import annotations
 
 import asyncio
+import codecs
 import itertools
 import json
 import logging
 import re
+import secrets
 import socket
 import struct
 import time
@@ -35,14 +37,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import Event
 from websockets.typing import Subprotocol
 
 from ..cassette import scrub_text
-from ..limits import MAX_FRAME_BYTES, bulk_span, check_frame
+from ..limits import MAX_FRAME_BYTES, FrameText, bulk_span, check_frame
 from .engine import Library, Options, Refusal, Session, open_session
+from .input_buffer import is_event_audio, without_audio
 from .mcp import McpBridge, McpError
-from .stepwise import adopt
+from .stepwise import STEP_BYTES, LargeText, adopt
 from .validation import warm_up
 
 PATHS = ("/v1/realtime", "/realtime")
@@ -55,8 +59,9 @@ LARGE_FRAME = 1024 * 1024        # frames above this are handled in steps, yield
 INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
 INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
 HEAVY_FRAME = 64 * 1024          # frames above this, from all connections together, are handled one at a time ...
-HEAVY_SHARE = 0.2                # ... within this share of the server's time ...
+HEAVY_SHARE = 0.05               # ... within this share of the server's time ...
 HEAVY_BURST = 0.05               # ... once they have used this many seconds more than it
+HEAVY_COST = 0.002               # smaller frames that took longer than this (s) are charged to that budget too
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s
 _TCPI_BYTES_ACKED, _TCP_INFO_BYTES = 120, 128   # offset of tcpi_bytes_acked in Linux's struct tcp_info
 log = logging.getLogger("helpers.replay")
@@ -88,10 +93,24 @@ class _BoundedConnection(ServerConnection):
     def __init__(self, *args, write_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
         adopt(self.protocol)  # large frames read in steps (helpers.replay.stepwise)
+        # Large text frames go aside (`take_message`), a placeholder no client can guess in their place.
+        self._placeholder = f"\0large text frame {secrets.token_hex(16)}\0"
+        self._large_texts: deque[LargeText] = deque()
         self.write_timeout = write_timeout
         self._stall: asyncio.TimerHandle | None = None
         self._acked_at: int | None = None   # the client's acknowledged byte count when last seen moving ...
         self._taken_at = 0.0                # ... and when that was
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and isinstance(event.data, LargeText):
+            self._large_texts.append(event.data)
+            event = Frame(Opcode.TEXT, self._placeholder.encode())
+        super().process_event(event)
+
+    async def take_message(self) -> str | bytes | LargeText:
+        """The next message, as `recv` gives it, except a large text frame: its UTF-8 bytes, unchecked."""
+        message = await self.recv()
+        return self._large_texts.popleft() if message == self._placeholder else message
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -182,6 +201,7 @@ class ReplayServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, _BoundedConnection)  # serve() makes every connection one
         assert ws.request is not None  # the handshake is done when a handler runs
         query = dict(parse_qsl(urlsplit(ws.request.path).query))
         headers = {name.lower(): value for name, value in ws.request.headers.raw_items()}
@@ -210,19 +230,22 @@ class ReplayServer:
                 # Read the next frame only once the answers to the last one are written: a client that
                 # does not read stops being read, and its replies cannot pile up in memory.
                 await caught_up.wait()
-                message = await ws.recv()
+                message = await ws.take_message()
                 if writer.done():  # closed or closing: frames still queued have no one to answer them
                     break
+                heavy_wait = 0.0
                 if len(message) > HEAVY_FRAME:  # one at a time server-wide, within HEAVY_SHARE of the clock
                     async with self._heavy:
                         cost = await self._take(ws, session, message, event_ids, refused, loop.time())
                         self._heavy.charge(cost, loop.time())
                 else:
                     cost = await self._take(ws, session, message, event_ids, refused, loop.time())
+                    if cost > HEAVY_COST:  # a small frame with a big answer (a retrieve of a big item)
+                        heavy_wait = self._heavy.charge(cost, loop.time())
                 _run_jobs(session, wake)
                 caught_up.clear()
                 wake.set()
-                pause = budget.spend(cost, loop.time())
+                pause = max(budget.spend(cost, loop.time()), heavy_wait)
                 if pause:  # this client's frames took more than their share: read its next one later
                     await asyncio.sleep(pause)
         except ConnectionClosed as closed:
@@ -235,22 +258,38 @@ class ReplayServer:
             self._finish(session)
 
     @staticmethod
-    async def _take(ws: ServerConnection, session: Session, message: str | bytes, event_ids: Iterator[int],
-                    refused: list[str], now: float) -> float:
-        """Check one client frame and hand it to the engine; returns the seconds of server time it took."""
-        large = len(message) > LARGE_FRAME
-        if large:  # reading it took a while: let sessions with frames due go first
+    async def _take(ws: _BoundedConnection, session: Session, message: str | bytes | LargeText,
+                    event_ids: Iterator[int], refused: list[str], now: float) -> float:
+        """Check one client frame and hand it to the engine; returns the seconds of server time it took.
+
+        A large text frame arrives as its bytes: checked as UTF-8 in steps, then an append goes to
+        the engine as bytes (its audio is never one string); any other large frame is decoded.
+        """
+        cost, bulk = 0.0, None
+        if isinstance(message, LargeText):
+            await asyncio.sleep(0)  # reading it took a while: let sessions with frames due go first
+            text, problem, cost = await _utf8(message)
+            if problem is not None:  # as websockets itself answers a text frame that is not UTF-8
+                await ws.close(CloseCode.INVALID_DATA, problem)
+                return cost
+            began = time.perf_counter()
+            bulk = bulk_span(message)
+            if bulk is not None and is_event_audio(message, bulk[0]):
+                checked: str | bytes = without_audio(message, bulk)
+            else:
+                bulk, message = None, await _joined(text)
+                checked = message
+            cost += time.perf_counter() - began
             await asyncio.sleep(0)
+        else:
+            checked = message
         began = time.perf_counter()
-        violation = check_frame(message)
-        cost = time.perf_counter() - began
+        violation = check_frame(checked)
+        cost += time.perf_counter() - began
         if violation is not None:
             refused.append(_error_text(f"event_limit{next(event_ids):08d}", violation.code, violation.message,
                                        violation.param, violation.event_id))
             return cost
-        bulk = bulk_span(message) if large and isinstance(message, str) else None
-        if large:
-            await asyncio.sleep(0)
         return cost + await _receive(ws, session, message, bulk, now, refused)
 
     @staticmethod
@@ -342,6 +381,7 @@ class _HeavyGate:
 
     Each waits its turn, then for the shared budget to have credit, so however many connections
     send large frames, they take at most about `HEAVY_SHARE` of the server's time between them.
+    Small frames that cost more than `HEAVY_COST` are charged to the same budget afterwards.
     """
 
     def __init__(self):
@@ -360,12 +400,33 @@ class _HeavyGate:
     async def __aexit__(self, *exc) -> None:
         self._lock.release()
 
-    def charge(self, cost: float, now: float) -> None:
-        assert self._budget is not None  # inside `async with`
-        self._budget.spend(cost, now)
+    def charge(self, cost: float, now: float) -> float:
+        """Charge `cost` seconds of heavy work at `now`; returns how long its connection should wait."""
+        if self._budget is None:
+            self._budget = _InputBudget(now, HEAVY_SHARE, HEAVY_BURST)
+        return self._budget.spend(cost, now)
 
 
-async def _receive(ws: ServerConnection, session: Session, message: str | bytes, bulk: tuple[int, int] | None,
+async def _utf8(data: LargeText) -> tuple[list[str], str | None, float]:
+    """`data` decoded `STEP_BYTES` at a time, yielding between steps: (the pieces, a problem or None, seconds spent)."""
+    decoder, view, pieces, cost = codecs.getincrementaldecoder("utf-8")(), memoryview(data), [], 0.0
+    for at in range(0, len(data), STEP_BYTES):
+        began = time.perf_counter()
+        try:
+            pieces.append(decoder.decode(view[at:at + STEP_BYTES], final=at + STEP_BYTES >= len(data)))
+        except UnicodeDecodeError as exc:
+            return pieces, f"{exc.reason} at position {at + exc.start}", cost + time.perf_counter() - began
+        cost += time.perf_counter() - began
+        await asyncio.sleep(0)
+    return pieces, None, cost
+
+
+async def _joined(pieces: list[str]) -> str:
+    """The text of a large frame that is not an append, for the engine to handle whole."""
+    return "".join(pieces)
+
+
+async def _receive(ws: ServerConnection, session: Session, message: FrameText, bulk: tuple[int, int] | None,
                    now: float, refused: list[str]) -> float:
     """Hand a frame to the engine; returns the seconds of server time it took.
 
@@ -377,7 +438,6 @@ async def _receive(ws: ServerConnection, session: Session, message: str | bytes,
         if bulk is None:
             session.receive(message, now)
         else:
-            assert isinstance(message, str)  # bulk_span finds spans in text frames only
             for _ in session.receive_steps(message, bulk, now):
                 cost += time.perf_counter() - began
                 await asyncio.sleep(0)

@@ -4,12 +4,13 @@ websockets reads a frame's payload whole, then copies and unmasks it in one call
 frame costs about 20 ms in one stretch (fresh memory for the copy, then the XOR), and every
 paced audio delta of every other session due meanwhile is that late. `StepwiseServerProtocol`
 is websockets' server protocol with one change: a payload above `STEP_BYTES` is unmasked piece
-by piece as the socket delivers it, into a buffer allocated once. Frames, limits and errors are
-websockets' own (small frames and frames with extensions take websockets' path unchanged).
+by piece as the socket delivers it, into memory that is mapped, not zeroed, up front. Frames,
+limits and errors are websockets' own (small frames and frames with extensions take its path).
 """
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Generator
 
@@ -19,6 +20,16 @@ from websockets.protocol import SERVER, Protocol
 from websockets.server import ServerProtocol
 
 STEP_BYTES = 256 * 1024   # payloads above this are unmasked as they arrive (asyncio reads at most 256 KiB at once)
+
+
+class LargeText(mmap.mmap):
+    """The payload of a large, complete text frame: UTF-8 bytes, not yet decoded (nor checked).
+
+    websockets would join and decode it in one stretch when the handler receives it; the server
+    takes it aside instead (`helpers.replay.server`) and decodes what it needs in steps. Like every
+    large payload here it is anonymous memory: pages come as they are written (no 16 MiB zeroed at
+    once) and go back to the system as soon as the frame is dropped.
+    """
 
 
 class _StepwiseFrames(Protocol):
@@ -111,7 +122,8 @@ def _read_large(reader, head: tuple[int, int, int, bytes], max_size: int | None)
     if max_size is not None and length > max_size:
         raise PayloadTooBig(length, max_size)
     del reader.buffer[:header_bytes]
-    payload = bytearray(length)
+    fin = bool(head1 & 0x80)
+    payload = LargeText(-1, length) if opcode is Opcode.TEXT and fin else mmap.mmap(-1, length)
     done = 0
     while done < length:
         while not reader.buffer:
@@ -123,6 +135,6 @@ def _read_large(reader, head: tuple[int, int, int, bytes], max_size: int | None)
         payload[done:done + step] = apply_mask(reader.buffer[:step], mask[turn:] + mask[:turn])
         del reader.buffer[:step]
         done += step
-    frame = Frame(opcode, payload, bool(head1 & 0x80))
+    frame = Frame(opcode, payload, fin)  # type: ignore[arg-type]  # websockets takes any buffer (b"".join)
     frame.check()
     return frame

@@ -22,7 +22,8 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .input_buffer import check_append_length, decode_steps, is_event_audio
+from ..limits import FrameText
+from .input_buffer import check_append_length, decode_steps, is_event_audio, without_audio
 from .validation import ClientError
 
 __all__ = ["TranscriptionReplay", "TranscriptionSession", "transcription_session_object"]
@@ -227,14 +228,14 @@ class TranscriptionReplay:
         now_ms = round(now * 1000)
         self._queue(self.state.handle(event, now_ms), now, now_ms)
 
-    def receive_steps(self, message: str, bulk: tuple[int, int], now: float) -> Iterator[None]:
+    def receive_steps(self, message: FrameText, bulk: tuple[int, int], now: float) -> Iterator[None]:
         """`receive` for a large frame: an append's audio decoded a step at a time (as `Session.receive_steps`)."""
         try:
-            event = json.loads(message[:bulk[0]] + message[bulk[1]:]) if is_event_audio(message, bulk[0]) else None
+            event = json.loads(without_audio(message, bulk)) if is_event_audio(message, bulk[0]) else None
         except ValueError:
             event = None
         if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
-            self.receive(message, now)
+            self.receive(message if isinstance(message, str) else bytes(message).decode(), now)
             return
         now_ms = round(now * 1000)
         try:
