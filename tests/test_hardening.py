@@ -269,3 +269,28 @@ def test_a_connection_that_takes_more_than_its_share_of_server_time_is_read_late
     assert pause == pytest.approx(INPUT_BURST / 2 / INPUT_SHARE)
     assert budget.spend(0.0, now=pause) == 0.0                       # after the wait, even again
     assert budget.spend(0.001, now=1000.0) == 0.0 and budget.credit <= INPUT_BURST   # idle time does not bank
+
+
+def test_large_frames_from_all_connections_take_turns_within_one_shared_budget():
+    import asyncio
+
+    from helpers.replay.server import HEAVY_BURST, HEAVY_SHARE, _HeavyGate
+
+    async def three_connections() -> list[tuple[int, str, float]]:
+        gate, loop, seen = _HeavyGate(), asyncio.get_running_loop(), []
+
+        async def large_frame(connection: int) -> None:
+            async with gate:
+                seen.append((connection, "in", loop.time()))
+                await asyncio.sleep(0.01)            # handled in steps: the others run meanwhile, but wait
+                seen.append((connection, "out", loop.time()))
+                gate.charge(HEAVY_BURST, loop.time())
+
+        await asyncio.gather(*(large_frame(n) for n in range(3)))
+        return seen
+
+    seen = asyncio.run(three_connections())
+    assert [what for _, what, _ in seen] == ["in", "out"] * 3       # one at a time, server-wide
+    # the burst covers the first; the second overdraws it by a burst; the third waits that out
+    assert seen[4][2] - seen[3][2] >= 0.9 * HEAVY_BURST / HEAVY_SHARE
+    assert seen[2][2] - seen[1][2] < 0.5 * HEAVY_BURST / HEAVY_SHARE

@@ -270,7 +270,7 @@ class ReplayServer:
             await asyncio.sleep(0)  # reading it took a while: let sessions with frames due go first
             text, problem, cost = await _utf8(message)
             if problem is not None:  # as websockets itself answers a text frame that is not UTF-8
-                await ws.close(CloseCode.INVALID_DATA, problem)
+                _spawn(ws.close(CloseCode.INVALID_DATA, problem))  # not awaited: the heavy gate may be held
                 return cost
             began = time.perf_counter()
             bulk = bulk_span(message)
@@ -336,9 +336,14 @@ _RUNNING: set = set()
 def _run_jobs(session, wake: asyncio.Event) -> None:
     """Start the MCP requests the session asked for; each result goes back through `session.resolve`."""
     for job in session.take_jobs():
-        task = asyncio.get_running_loop().create_task(_run_job(session, job, wake))
-        _RUNNING.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(_RUNNING.discard)
+        _spawn(_run_job(session, job, wake))
+
+
+def _spawn(coroutine) -> None:
+    """Run `coroutine` as a task of its own, kept until it ends (the loop keeps only weak references)."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
 
 
 async def _run_job(session, job, wake: asyncio.Event) -> None:
