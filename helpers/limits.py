@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import mmap
+import re
 from typing import Any, NamedTuple
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024   # one frame: the largest a client needs is a 15 MiB append; larger ones close 1009
@@ -32,6 +33,10 @@ NAME_FIELDS = frozenset({"type", "event_id", "id", "item_id", "previous_item_id"
 BULK_FIELDS = frozenset({"audio", "image_url"})   # base64 payloads: bounded by the frame alone
 
 _SET_ASIDE_FROM = 64 * 1024   # frames this large have their bulk strings set aside before the parse
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')   # JSON strings, for counting what lies outside them
+_QUOTES_SCANNED = 64          # strings looked at for one too long to need parsing (frames above MAX_STRING_CHARS)
+_STAND_IN_VALUE = "\u0000set aside\u0000"        # in place of the too long string, for the parse ...
+_STAND_IN = json.dumps(_STAND_IN_VALUE)[1:-1]     # ... as JSON text between its quotes
 _MARKER_WINDOW = 1024
 _BULK_MARKERS = tuple(f'"{field}"{colon}"' for field in sorted(BULK_FIELDS) for colon in (":", ": "))
 _BULK_MARKER_BYTES = tuple(marker.encode() for marker in _BULK_MARKERS)
@@ -68,6 +73,11 @@ def check_frame(message: str | bytes) -> Violation | None:
     bulk = bulk_span(message) if len(message) > _SET_ASIDE_FROM else None
     if bulk is not None:
         message = message[:bulk[0]] + message[bulk[1]:]
+    if message.count(",") >= MAX_VALUES and _STRINGS.sub('""', message).count(",") >= MAX_VALUES:
+        return _too_many_values()  # found without parsing: a parse of so many values takes long
+    long = _long_string(message) if len(message) > MAX_STRING_CHARS else None
+    if long is not None:  # parse the frame without it: a string too long needs no parse to be refused
+        message = message[:long[0]] + _STAND_IN + message[long[1]:]
     try:
         value = json.loads(message, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
     except RecursionError:
@@ -77,7 +87,7 @@ def check_frame(message: str | bytes) -> Violation | None:
     event_id = value.get("event_id") if isinstance(value, dict) else None
     if not isinstance(event_id, str) or len(event_id) > MAX_NAME_CHARS:
         event_id = None
-    problem = _walk(value)
+    problem = _walk(value, long[1] - long[0] if long is not None else None)
     return problem._replace(event_id=event_id) if problem is not None else None
 
 
@@ -116,15 +126,48 @@ def _parse_constant(name: str) -> _Rejected:
     return _Rejected("constant", name)
 
 
-def _walk(value: Any) -> Violation | None:
-    """Check depth, value count, numbers, keys and string lengths, iteratively (no recursion)."""
+def _long_string(text: str) -> tuple[int, int] | None:
+    """Where the first string of `text` longer than `MAX_STRING_CHARS` (with no escapes) lies, found by its
+    quotes without parsing; None when there is none among the first `_QUOTES_SCANNED`, or it has escapes."""
+    at = 0
+    for _ in range(_QUOTES_SCANNED):
+        opened = text.find('"', at) + 1
+        closed = text.find('"', opened) if opened else -1
+        while closed > 0 and _escaped(text, closed):
+            closed = text.find('"', closed + 1)
+        if closed < 0:
+            return None
+        if closed - opened > MAX_STRING_CHARS:
+            is_key = text[closed + 1:closed + 64].lstrip(" \t\r\n")[:1] == ":"
+            return (opened, closed) if not is_key and text.find("\\", opened, closed) < 0 else None
+        at = closed + 1
+    return None
+
+
+def _too_many_values() -> Violation:
+    return Violation("invalid_json", f"Invalid event: more than {MAX_VALUES} JSON values in one frame.")
+
+
+def _escaped(text: str, quote: int) -> bool:
+    """Whether the quote at `quote` is escaped: an odd run of backslashes before it."""
+    run = 0
+    while quote - run > 0 and text[quote - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
+def _walk(value: Any, stand_in_length: int | None = None) -> Violation | None:
+    """Check depth, value count, numbers, keys and string lengths, iteratively (no recursion).
+
+    A string `check_frame` set aside stands as `_STAND_IN`, checked as `stand_in_length` characters.
+    """
     stack: list[tuple[Any, tuple, str | None]] = [(value, (), None)]
     seen = 0
     while stack:
         node, path, field = stack.pop()
         seen += 1
         if seen > MAX_VALUES:
-            return Violation("invalid_json", f"Invalid event: more than {MAX_VALUES} JSON values in one frame.")
+            return _too_many_values()
         if len(path) >= MAX_DEPTH and isinstance(node, (dict, list)):   # the event itself is level 1
             return Violation("invalid_event", f"Invalid event: nested more than {MAX_DEPTH} levels deep.",
                              _param(path[:1]))
@@ -137,10 +180,11 @@ def _walk(value: Any) -> Violation | None:
         elif isinstance(node, list):
             stack.extend((item, path + (index,), field) for index, item in enumerate(node))
         elif isinstance(node, str):
+            length = stand_in_length if node == _STAND_IN_VALUE and stand_in_length is not None else len(node)
             limit = None if field in BULK_FIELDS else MAX_NAME_CHARS if field in NAME_FIELDS else MAX_STRING_CHARS
-            if limit is not None and len(node) > limit:
+            if limit is not None and length > limit:
                 return Violation("invalid_value", f"Invalid '{_param(path)}': string too long. Expected a "
-                                 f"string with maximum length {limit}, but got a string with length {len(node)} "
+                                 f"string with maximum length {limit}, but got a string with length {length} "
                                  "instead.", _param(path))
         elif isinstance(node, _Rejected):
             if node.kind == "constant":

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
+
+from helpers import limits
 from helpers.limits import MAX_DEPTH, check_frame
 from tests.hostile_clients import deep_frame
 
@@ -30,3 +34,38 @@ def test_bulk_audio_is_set_aside_but_everything_else_in_a_big_frame_is_checked()
     assert check_frame(escaped).param == "item.n"   # an escape: parsed in full, still checked
     hidden = json.dumps({"type": "session.update", "session": {"instructions": 'say "audio": "' + "y" * 2_000_000}})
     assert check_frame(hidden).param == "session.instructions"
+
+
+TOO_LONG = 1_100_000   # characters: above MAX_STRING_CHARS
+
+
+@pytest.mark.parametrize("frame", [
+    {"type": "session.update", "event_id": "e1", "session": {"instructions": "x" * TOO_LONG}},
+    {"type": "session.update", "session": {"tools": [{"name": "f", "description": "d" * TOO_LONG}]}},
+    {"type": "session.update", "session": {"instructions": 'a"b' + "x" * TOO_LONG}},          # escapes: parsed
+    {"type": "session.update", "session": {"x" * TOO_LONG: 1}},                                # a key, not a value
+    {"type": "conversation.item.create", "item": {"content": [{"type": "input_text", "text": "q\\" + "z" * TOO_LONG}]}},
+    {"type": "session.update", "session": {"instructions": "ok", "x": [1] * 100_000}},         # too many values
+    {"type": "session.update", "session": {"instructions": "a, b, " * 30_000, "x": [1] * 99_000}},
+])
+def test_the_shortcuts_for_big_frames_answer_as_the_full_check(frame, monkeypatch):
+    text = json.dumps(frame)
+    quick = check_frame(text)
+    monkeypatch.setattr(limits, "_long_string", lambda _text: None)           # no string set aside ...
+    monkeypatch.setattr(limits, "_STRINGS", re.compile("(?s).+"))           # ... and no count before the parse
+    assert quick == check_frame(text)
+
+
+def test_a_frame_of_too_many_values_or_too_long_a_string_is_refused_without_a_parse(monkeypatch):
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed")
+    many = json.dumps({"type": "session.update", "session": {"x": [1] * 400_000}})
+    long = json.dumps({"type": "session.update", "session": {"instructions": "x" * 2_000_000}})
+    with monkeypatch.context() as patch:
+        patch.setattr(limits.json, "loads", no_parse)
+        assert check_frame(many).code == "invalid_json"
+    seen = []
+    monkeypatch.setattr(limits, "_walk", lambda value, length=None: seen.append((value, length)))
+    assert check_frame(long) is None and len(seen) == 1                 # what the check walks: a small stand-in
+    value, length = seen[0]
+    assert length == 2_000_000 and len(json.dumps(value)) < 200

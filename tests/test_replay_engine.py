@@ -160,3 +160,21 @@ def test_reports_stay_bounded(library):
         session.receive("{not json", 0.0)
     report = session.report()
     assert report["error_count"] == 1000 and len(report["errors_sent"]) <= 100
+
+
+def test_a_big_item_is_encoded_once_while_it_stays_the_same():
+    from helpers.replay.items import Conversation
+    from helpers.replay.outbox import Outbox
+    persona = PERSONAS["openai"]
+    conversation = Conversation(Outbox(persona, "big"))
+    item = {"id": "item_big", "type": "message", "role": "user", "object": "realtime.item", "status": "completed",
+            "content": [{"type": "input_text", "text": "x" * 100_000}]}
+    conversation.items.append(item)
+    first = conversation.encoded(item)
+    assert json.loads(first) == persona.shape_item(json.loads(json.dumps(item)))
+    assert conversation.encoded(item) is first                       # a retrieve flood re-encodes nothing
+    item["content"][0]["text"] = "y" * 100_000                         # changed in place: encoded afresh
+    assert json.loads(conversation.encoded(item))["content"][0]["text"] == "y" * 100_000
+    conversation.retrieve({"item_id": "item_big"}, 0.0)
+    retrieved = json.loads(conversation.outbox.queue[-1][1])
+    assert list(retrieved) == ["type", "event_id", "item"] and retrieved["item"]["content"][0]["text"][0] == "y"

@@ -283,22 +283,21 @@ class Session:
 
     def receive(self, message: FrameText, now: float) -> None:
         """Handle one client frame received at `now`; answers become due in `poll`. Never raises for client input."""
-        for _ in self._receive(message, None, now):
+        for _ in self._receive(message, None, now, steps=False):
             pass
 
-    def receive_steps(self, message: FrameText, bulk: tuple[int, int], now: float) -> Iterator[None]:
-        """`receive` for a large frame whose bulk string lies at ``message[bulk[0]:bulk[1]]`` (`limits.bulk_span`).
+    def receive_steps(self, message: FrameText, bulk: tuple[int, int] | None, now: float) -> Iterator[None]:
+        """`receive` for a large frame, in steps; `bulk`: where its bulk string lies (`limits.bulk_span`), if anywhere.
 
         `message` may be the frame's UTF-8 bytes (already checked), so that a large append is never
-        decoded into one string.
-
-        An append's audio is decoded and run through VAD a bounded step at a time: the caller
-        resumes the iterator between other work (`input_buffer.STEP_CHARS` per step). Any other
-        frame is handled whole at the first step. The outcome is `receive`'s.
+        decoded into one string. An append's audio is decoded and run through VAD a bounded step
+        at a time (`input_buffer.STEP_CHARS`); any other event is parsed, validated and handled in
+        three steps. The caller resumes the iterator between other work. The outcome is `receive`'s.
         """
         return self._receive(message, bulk, now)
 
-    def _receive(self, message: FrameText, bulk: tuple[int, int] | None, now: float) -> Iterator[None]:
+    def _receive(self, message: FrameText, bulk: tuple[int, int] | None, now: float,
+                 steps: bool = True) -> Iterator[None]:
         self._pump(now)
         if self.outbox.closing is not None:
             return
@@ -327,7 +326,11 @@ class Session:
             else:
                 if text is not None:  # the audio of an event that is not an append: parsed whole
                     event = self._parse(_text(message))
+                if steps:
+                    yield
                 validate_event(validation_view(event), self.persona)
+            if steps:
+                yield
             getattr(self, _HANDLERS[kind])(event, now)
         except ClientError as err:
             self.outbox.error(err, event_id, now)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from typing import Any
 
 from ..personas import BYTES_PER_MS, convert_item
 from .outbox import Outbox
+from .recording import dumps
 from .validation import ClientError, expect
 
+ENCODED_FROM = 64 * 1024   # items whose JSON is longer are kept encoded ...
+ENCODED_KEPT = 4           # ... at most this many per session, the most recently sent
 _REQUIRED = {"message": ("role", "content"), "function_call": ("call_id", "name", "arguments"),
              "function_call_output": ("call_id", "output")}
 
@@ -20,6 +24,7 @@ class Conversation:
         self.outbox = outbox
         self.items: list[dict] = []
         self.audio_sent: dict[str, int] = {}   # item id -> bytes of assistant audio sent (after truncation)
+        self._encoded: OrderedDict[str, tuple[dict, str]] = OrderedDict()  # big items: (as stored, as sent)
 
     def find(self, item_id: Any, param: str = "item_id") -> int:
         """The index of the item called `item_id`, or `item_not_found`."""
@@ -50,11 +55,25 @@ class Conversation:
     def ack(self, item: dict, previous: str | None, now: float, *, done: bool = True) -> None:
         """`conversation.item.created` (beta) or `.added` + `.done` (GA) for `item`."""
         persona = self.outbox.persona
-        shown = persona.shape_item(copy.deepcopy(item))
+        shown = self.encoded(item)
         fields = {} if persona.minimal_frames and previous is None else {"previous_item_id": previous}
-        self.outbox.send("conversation.item.created", now, **fields, item=shown)
+        self.outbox.send_encoded("conversation.item.created", now, "item", shown, **fields)
         if persona.dialect == "ga" and done:
-            self.outbox.send("conversation.item.done", now, **fields, item=copy.deepcopy(shown))
+            self.outbox.send_encoded("conversation.item.done", now, "item", shown, **fields)
+
+    def encoded(self, item: dict) -> str:
+        """`item` as the server shows it, in JSON; a big one is encoded once while it stays the same."""
+        key = item.get("id")
+        cached = self._encoded.get(key) if isinstance(key, str) else None
+        if isinstance(key, str) and cached is not None and cached[0] == item:  # shared strings: equal at once
+            self._encoded.move_to_end(key)
+            return cached[1]
+        text = dumps(self.outbox.persona.shape_item(copy.deepcopy(item)))
+        if isinstance(key, str) and len(text) > ENCODED_FROM:
+            self._encoded[key] = (copy.deepcopy(item), text)
+            if len(self._encoded) > ENCODED_KEPT:
+                self._encoded.popitem(last=False)
+        return text
 
     def remember(self, item: dict) -> None:
         """Add an output item the model produced (if new), or replace the stored copy."""
@@ -110,7 +129,7 @@ class Conversation:
     def retrieve(self, event: dict, now: float) -> None:
         """Handle `conversation.item.retrieve`."""
         item = self.items[self.find(event["item_id"])]
-        self.outbox.send("conversation.item.retrieved", now, item=self.outbox.persona.shape_item(copy.deepcopy(item)))
+        self.outbox.send_encoded("conversation.item.retrieved", now, "item", self.encoded(item))
 
     def delete(self, event: dict, now: float) -> None:
         """Handle `conversation.item.delete`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import deque
 from typing import Any
@@ -54,10 +55,18 @@ class Outbox:
 
     def send(self, kind: str, now: float, **fields: Any) -> None:
         """Queue a server event built live: named for the dialect, with a new event id."""
+        self.emit(dumps(self._event(kind, fields)), now)
+
+    def send_encoded(self, kind: str, now: float, name: str, encoded: str, **fields: Any) -> None:
+        """`send` with a last field `name` whose value is already JSON text (a big item, encoded once)."""
+        text = dumps(self._event(kind, fields))
+        self.emit(f"{text[:-1]},{json.dumps(name)}:{encoded}}}", now)
+
+    def _event(self, kind: str, fields: dict) -> dict:
         event = {"type": in_dialect(kind, self.persona.dialect), "event_id": self.new_id("event"), **fields}
         if self.persona.obfuscation and event["type"] in OBFUSCATED_DELTAS:
             event["obfuscation"] = self.persona.obfuscation_for(event["event_id"], str(event.get("delta")))
-        self.emit(dumps(event), now)
+        return event
 
     def error(self, err: ClientError, client_event_id: str | None, now: float, kind: str = "invalid_request_error") -> None:
         """Queue an `error` event for `err`; the session goes on."""

@@ -55,7 +55,7 @@ WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before
 INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
 PING_INTERVAL = PING_TIMEOUT = 20.0
 CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
-LARGE_FRAME = 1024 * 1024        # frames above this are handled in steps, yielding to other sessions between
+LARGE_FRAME = 256 * 1024         # frames above this are handled in steps, yielding to other sessions between
 INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
 INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
 HEAVY_FRAME = 64 * 1024          # frames above this, from all connections together, are handled one at a time ...
@@ -435,12 +435,12 @@ async def _receive(ws: ServerConnection, session: Session, message: FrameText, b
                    now: float, refused: list[str]) -> float:
     """Hand a frame to the engine; returns the seconds of server time it took.
 
-    A large append (`bulk`: where its audio lies) goes in steps, other sessions' work between
-    them. An engine failure is logged as one line and answered, never a traceback.
+    A large frame goes in steps (`bulk`: where an append's audio lies), other sessions' work
+    between them. An engine failure is logged as one line and answered, never a traceback.
     """
     cost, began = 0.0, time.perf_counter()
     try:
-        if bulk is None:
+        if len(message) <= LARGE_FRAME:
             session.receive(message, now)
         else:
             for _ in session.receive_steps(message, bulk, now):

@@ -228,15 +228,16 @@ class TranscriptionReplay:
         now_ms = round(now * 1000)
         self._queue(self.state.handle(event, now_ms), now, now_ms)
 
-    def receive_steps(self, message: FrameText, bulk: tuple[int, int], now: float) -> Iterator[None]:
+    def receive_steps(self, message: FrameText, bulk: tuple[int, int] | None, now: float) -> Iterator[None]:
         """`receive` for a large frame: an append's audio decoded a step at a time (as `Session.receive_steps`)."""
         try:
-            event = json.loads(without_audio(message, bulk)) if is_event_audio(message, bulk[0]) else None
+            event = json.loads(without_audio(message, bulk)) if bulk and is_event_audio(message, bulk[0]) else None
         except ValueError:
             event = None
         if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
             self.receive(message if isinstance(message, str) else bytes(message).decode(), now)
             return
+        assert bulk is not None  # is_event_audio found it
         now_ms = round(now * 1000)
         try:
             pieces = yield from decode_steps(message, *bulk)
