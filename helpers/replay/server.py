@@ -268,17 +268,21 @@ class ReplayServer:
         cost, bulk = 0.0, None
         if isinstance(message, LargeText):
             await asyncio.sleep(0)  # reading it took a while: let sessions with frames due go first
-            text, problem, cost = await _utf8(message)
+            began = time.perf_counter()
+            bulk = bulk_span(message)
+            if bulk is not None and not is_event_audio(message, bulk[0]):
+                bulk = None
+            cost = time.perf_counter() - began
+            text, problem, spent = await _utf8(message, keep=bulk is None)  # an append stays bytes
+            cost += spent
             if problem is not None:  # as websockets itself answers a text frame that is not UTF-8
                 _spawn(ws.close(CloseCode.INVALID_DATA, problem))  # not awaited: the heavy gate may be held
                 return cost
             began = time.perf_counter()
-            bulk = bulk_span(message)
-            if bulk is not None and is_event_audio(message, bulk[0]):
+            if bulk is not None:
                 checked: str | bytes = without_audio(message, bulk)
             else:
-                bulk, message = None, await _joined(text)
-                checked = message
+                message = checked = "".join(text)
             cost += time.perf_counter() - began
             await asyncio.sleep(0)
         else:
@@ -412,23 +416,22 @@ class _HeavyGate:
         return self._budget.spend(cost, now)
 
 
-async def _utf8(data: LargeText) -> tuple[list[str], str | None, float]:
-    """`data` decoded `STEP_BYTES` at a time, yielding between steps: (the pieces, a problem or None, seconds spent)."""
-    decoder, view, pieces, cost = codecs.getincrementaldecoder("utf-8")(), memoryview(data), [], 0.0
+async def _utf8(data: LargeText, keep: bool) -> tuple[list[str], str | None, float]:
+    """`data` decoded `STEP_BYTES` at a time, yielding between steps: (the pieces if `keep`, a problem or
+    None, seconds spent)."""
+    decoder, view, cost = codecs.getincrementaldecoder("utf-8")(), memoryview(data), 0.0
+    pieces: list[str] = []
     for at in range(0, len(data), STEP_BYTES):
         began = time.perf_counter()
         try:
-            pieces.append(decoder.decode(view[at:at + STEP_BYTES], final=at + STEP_BYTES >= len(data)))
+            piece = decoder.decode(view[at:at + STEP_BYTES], final=at + STEP_BYTES >= len(data))
         except UnicodeDecodeError as exc:
             return pieces, f"{exc.reason} at position {at + exc.start}", cost + time.perf_counter() - began
+        if keep:
+            pieces.append(piece)
         cost += time.perf_counter() - began
         await asyncio.sleep(0)
     return pieces, None, cost
-
-
-async def _joined(pieces: list[str]) -> str:
-    """The text of a large frame that is not an append, for the engine to handle whole."""
-    return "".join(pieces)
 
 
 async def _receive(ws: ServerConnection, session: Session, message: FrameText, bulk: tuple[int, int] | None,
