@@ -28,9 +28,11 @@ compared), and what happened to every hostile client.
 What limits the figures: on a 2-core machine the hostile clients (niced), the relay and the load
 generator share the CPU with the server under test, so a busy machine shows in every phase. The
 server keeps every stretch of its own work short: a large frame is read, checked and (an append)
-decoded in steps of 256-512 KiB (`helpers.replay.stepwise`, `Session.receive_steps`), and large or
-costly frames from all clients share 5% of its time (`HEAVY_SHARE`). What remains are whole-frame
-parses of large frames that are not appends (a 2 MB instructions string: a few ms each).
+decoded in steps of 256-512 KiB (`helpers.replay.stepwise`, `Session.receive_steps`); a string too
+long or too many values are refused without a parse; a big item is encoded once for its acks and
+retrieves; and large or costly frames from all clients share 5% of its time (`HEAVY_SHARE`). What
+remains are the parse and the answer of a large frame that is not an append (a 1 MB item: a few
+ms each, in separate steps) and the machine's own scheduling.
 """
 
 from __future__ import annotations
