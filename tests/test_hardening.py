@@ -294,3 +294,26 @@ def test_large_frames_from_all_connections_take_turns_within_one_shared_budget()
     # the burst covers the first; the second overdraws it by a burst; the third waits that out
     assert seen[4][2] - seen[3][2] >= 0.9 * HEAVY_BURST / HEAVY_SHARE
     assert seen[2][2] - seen[1][2] < 0.5 * HEAVY_BURST / HEAVY_SHARE
+
+
+def test_a_connection_cancelled_while_waiting_for_its_turn_gives_the_turn_back():
+    import asyncio
+
+    from helpers.replay.server import HEAVY_BURST, _HeavyGate
+
+    async def cancelled_then_next() -> bool:
+        gate, loop = _HeavyGate(), asyncio.get_running_loop()
+        async with gate:
+            gate.charge(3 * HEAVY_BURST, loop.time())        # the next one must wait for credit
+
+        async def waits() -> None:
+            async with gate:
+                pass
+
+        waiting = asyncio.create_task(waits())
+        await asyncio.sleep(0.05)
+        waiting.cancel()                                       # its connection went away mid-wait
+        await asyncio.gather(waiting, return_exceptions=True)
+        return not gate._lock.locked()
+
+    assert asyncio.run(cancelled_then_next())

@@ -404,7 +404,11 @@ class _HeavyGate:
             self._budget = _InputBudget(now, HEAVY_SHARE, HEAVY_BURST)
         wait = self._budget.due(now)
         if wait:
-            await asyncio.sleep(wait)
+            try:
+                await asyncio.sleep(wait)
+            except BaseException:  # cancelled while holding the turn: give it back (__aexit__ will not run)
+                self._lock.release()
+                raise
 
     async def __aexit__(self, *exc) -> None:
         self._lock.release()
