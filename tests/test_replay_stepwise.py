@@ -210,3 +210,23 @@ def test_large_messages_that_are_not_appends_or_come_in_fragments_are_answered_w
         half = len(update) // 2
         ws.send([update[:half], update[half:]])      # a fragmented message: websockets' own path
         assert events_until(ws, "session.updated")[-1]["session"]["instructions"] == instructions
+
+
+def test_large_frames_beyond_what_the_process_holds_are_refused_with_try_again_later(monkeypatch):
+    from helpers.replay import stepwise
+    monkeypatch.setattr(stepwise, "HELD_LIMIT", stepwise._Held.bytes + 3 * MB)
+    wires = []
+    for fill in (b"a", b"b", b"c"):
+        client, _ = pair(None, False)
+        client.send_binary(fill * (2 * MB))
+        wires.append(b"".join(client.data_to_send()))
+    _, first = pair(None, True)
+    first.receive_data(wires[0][:MB])                       # holds 2 MB for the frame under way
+    _, second = pair(None, True)
+    second.receive_data(wires[1][:MB])                      # 2 + 2 MB: more than the process may hold
+    assert second.close_sent.code == 1013 and "try again later" in second.close_sent.reason
+    first.receive_data(wires[0][MB:])
+    assert bytes(first.events_received()[0].data) == b"a" * (2 * MB)   # the frame is handed over, then dropped
+    _, third = pair(None, True)
+    third.receive_data(wires[2])                            # its memory was given back: room again
+    assert bytes(third.events_received()[0].data) == b"c" * (2 * MB)

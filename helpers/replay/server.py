@@ -252,6 +252,8 @@ class ReplayServer:
             if closed.sent is not None and closed.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 log.warning("closed %s: %s (frames above %d bytes are not read)", _peer(ws), closed.sent.reason,
                             MAX_FRAME_BYTES)
+            elif closed.sent is not None and closed.sent.code == CloseCode.TRY_AGAIN_LATER:
+                log.warning("closed %s: %s", _peer(ws), closed.sent.reason)
         finally:
             writer.cancel()
             self.live -= 1

@@ -5,13 +5,17 @@ frame costs about 20 ms in one stretch (fresh memory for the copy, then the XOR)
 paced audio delta of every other session due meanwhile is that late. `StepwiseServerProtocol`
 is websockets' server protocol with one change: a payload above `STEP_BYTES` is unmasked piece
 by piece as the socket delivers it, into memory that is mapped, not zeroed, up front. Frames,
-limits and errors are websockets' own (small frames and frames with extensions take its path).
+limits and errors are websockets' own (small frames and frames with extensions take its path),
+plus one: large payloads alive at once are bounded process-wide (`HELD_LIMIT`); a frame that would
+pass it closes its connection with 1013, try again later.
 """
 
 from __future__ import annotations
 
 import mmap
 import struct
+import threading
+import weakref
 from collections.abc import Generator
 
 from websockets.exceptions import PayloadTooBig, ProtocolError
@@ -20,6 +24,30 @@ from websockets.protocol import SERVER, Protocol
 from websockets.server import ServerProtocol
 
 STEP_BYTES = 256 * 1024   # payloads above this are unmasked as they arrive (asyncio reads at most 256 KiB at once)
+HELD_LIMIT = 256 * 1024 * 1024   # bytes of such payloads all connections of this process may hold at once
+
+
+class ServerBusy(Exception):
+    """No room for another large frame now: its connection is closed 1013 (try again later)."""
+
+
+class _Held:
+    """The bytes of large payloads alive in this process, across connections and servers."""
+
+    bytes = 0
+    lock = threading.Lock()
+
+    @classmethod
+    def take(cls, size: int) -> None:
+        with cls.lock:
+            if cls.bytes + size > HELD_LIMIT:
+                raise ServerBusy(f"the server holds {cls.bytes >> 20} MiB of large frames already; try again later")
+            cls.bytes += size
+
+    @classmethod
+    def give_back(cls, size: int) -> None:
+        with cls.lock:
+            cls.bytes -= size
 
 
 class LargeText(mmap.mmap):
@@ -53,6 +81,7 @@ class _StepwiseFrames(Protocol):
                 else:
                     frame = yield from _read_large(self.reader, head, max_size)
                 self.recv_frame(frame)
+                del frame  # not held here until the next frame arrives: a large payload's memory goes with its use
         # The same outcomes as websockets' Protocol.parse:
         except ProtocolError as exc:
             self.fail(CloseCode.PROTOCOL_ERROR, str(exc))
@@ -66,6 +95,9 @@ class _StepwiseFrames(Protocol):
         except PayloadTooBig as exc:
             exc.set_current_size(self.cur_size)
             self.fail(CloseCode.MESSAGE_TOO_BIG, str(exc))
+            self.parser_exc = exc
+        except ServerBusy as exc:  # ours: memory for large frames is bounded process-wide
+            self.fail(CloseCode.TRY_AGAIN_LATER, str(exc))
             self.parser_exc = exc
         except Exception as exc:
             self.logger.error("parser failed", exc_info=True)
@@ -123,7 +155,9 @@ def _read_large(reader, head: tuple[int, int, int, bytes], max_size: int | None)
         raise PayloadTooBig(length, max_size)
     del reader.buffer[:header_bytes]
     fin = bool(head1 & 0x80)
+    _Held.take(length)
     payload = LargeText(-1, length) if opcode is Opcode.TEXT and fin else mmap.mmap(-1, length)
+    weakref.finalize(payload, _Held.give_back, length)   # as soon as the last reference to the frame goes
     done = 0
     while done < length:
         while not reader.buffer:
