@@ -230,3 +230,13 @@ def test_large_frames_beyond_what_the_process_holds_are_refused_with_try_again_l
     _, third = pair(None, True)
     third.receive_data(wires[2])                            # its memory was given back: room again
     assert bytes(third.events_received()[0].data) == b"c" * (2 * MB)
+
+
+@pytest.mark.parametrize("query", [{"model": "gpt-realtime"}, {"model": None, "intent": "transcription"}])
+def test_a_large_binary_frame_is_refused_as_a_small_one_is(query):
+    with serve_in_background() as server, connect(url(server.url, **query), max_size=None) as ws:
+        events_until(ws, "session.created")
+        ws.send(b"\xff\xfe" * MB)                   # 2 MB, not text: read in steps, then refused
+        error = events_until(ws, "error", timeout=10)[-1]["error"]
+        assert error["type"] == "invalid_request_error"
+        assert error["code"] != "server_error"       # an answer to the client, not an engine failure

@@ -235,7 +235,8 @@ class TranscriptionReplay:
         except ValueError:
             event = None
         if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
-            self.receive(message if isinstance(message, str) else bytes(message).decode(), now)
+            # with a bulk string, the UTF-8 text of a text frame (checked); without, text or a binary frame
+            self.receive(bytes(message).decode() if bulk is not None and not isinstance(message, str) else message, now)
             return
         assert bulk is not None  # is_event_audio found it
         now_ms = round(now * 1000)
