@@ -23,6 +23,7 @@ from helpers.replay import serve_in_background
 from helpers.replay.engine import Options, Session
 from helpers.replay.input_buffer import STEP_CHARS, is_event_audio
 from helpers.replay.stepwise import STEP_BYTES, adopt
+from tests.hostile_clients import RawSession
 from tests.replay_fixtures import b64, events_until, silence, tone, url
 
 MB = 1024 * 1024
@@ -240,3 +241,21 @@ def test_a_large_binary_frame_is_refused_as_a_small_one_is(query):
         error = events_until(ws, "error", timeout=10)[-1]["error"]
         assert error["type"] == "invalid_request_error"
         assert error["code"] != "server_error"       # an answer to the client, not an engine failure
+
+
+def test_a_large_frame_cut_off_by_its_client_gives_its_memory_back(monkeypatch):
+    from helpers.replay import stepwise
+    monkeypatch.setattr(stepwise, "HELD_LIMIT", stepwise._Held.bytes + 5 * MB)
+    update = json.dumps({"type": "session.update", "session": {"type": "realtime", "instructions": "x" * (3 * MB)}})
+    wire = Frame(Opcode.TEXT, update.encode()).serialize(mask=True)
+    with serve_in_background() as server:
+        for _ in range(5):                                   # 5 x 3 MB announced: over the limit if kept
+            gone = RawSession(url(server.url, "gpt-realtime"))
+            gone.read_until("session.created")
+            gone.sock.sendall(wire[:MB])                     # a third of a frame, then the client is gone
+            gone.close()
+        with connect(url(server.url, "gpt-realtime"), max_size=None) as ws:
+            events_until(ws, "session.created")
+            ws.socket.sendall(wire)
+            error = events_until(ws, "error", timeout=10)[-1]["error"]   # answered (too long), not closed 1013
+            assert error["param"] == "session.instructions"

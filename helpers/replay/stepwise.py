@@ -157,18 +157,23 @@ def _read_large(reader, head: tuple[int, int, int, bytes], max_size: int | None)
     fin = bool(head1 & 0x80)
     _Held.take(length)
     payload = LargeText(-1, length) if opcode is Opcode.TEXT and fin else mmap.mmap(-1, length)
-    weakref.finalize(payload, _Held.give_back, length)   # as soon as the last reference to the frame goes
+    give_back = weakref.finalize(payload, _Held.give_back, length)   # when the last reference to it goes
     done = 0
-    while done < length:
-        while not reader.buffer:
-            if reader.eof:
-                raise EOFError(f"stream ends after {done} bytes, expected {length} bytes")
-            yield
-        step = min(len(reader.buffer), length - done)
-        turn = done % 4  # the mask continues where the last piece ended
-        payload[done:done + step] = apply_mask(reader.buffer[:step], mask[turn:] + mask[:turn])
-        del reader.buffer[:step]
-        done += step
+    try:
+        while done < length:
+            while not reader.buffer:
+                if reader.eof:
+                    raise EOFError(f"stream ends after {done} bytes, expected {length} bytes")
+                yield
+            step = min(len(reader.buffer), length - done)
+            turn = done % 4  # the mask continues where the last piece ended
+            payload[done:done + step] = apply_mask(reader.buffer[:step], mask[turn:] + mask[:turn])
+            del reader.buffer[:step]
+            done += step
+    except BaseException:  # cut off (EOF, the parser closed): the exception's traceback would keep it alive
+        payload.close()
+        give_back()
+        raise
     frame = Frame(opcode, payload, fin)  # type: ignore[arg-type]  # websockets takes any buffer (b"".join)
     frame.check()
     return frame
