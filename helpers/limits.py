@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import mmap
-import re
 from typing import Any, NamedTuple
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024   # one frame: the largest a client needs is a 15 MiB append; larger ones close 1009
@@ -33,7 +32,6 @@ NAME_FIELDS = frozenset({"type", "event_id", "id", "item_id", "previous_item_id"
 BULK_FIELDS = frozenset({"audio", "image_url"})   # base64 payloads: bounded by the frame alone
 
 _SET_ASIDE_FROM = 64 * 1024   # frames this large have their bulk strings set aside before the parse
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')   # JSON strings, for counting what lies outside them
 _QUOTES_SCANNED = 64          # strings looked at for one too long to need parsing (frames above MAX_STRING_CHARS)
 _STAND_IN_VALUE = "\u0000set aside\u0000"        # in place of the too long string, for the parse ...
 _STAND_IN = json.dumps(_STAND_IN_VALUE)[1:-1]     # ... as JSON text between its quotes
@@ -73,8 +71,8 @@ def check_frame(message: str | bytes) -> Violation | None:
     bulk = bulk_span(message) if len(message) > _SET_ASIDE_FROM else None
     if bulk is not None:
         message = message[:bulk[0]] + message[bulk[1]:]
-    if message.count(",") >= MAX_VALUES and _STRINGS.sub('""', message).count(",") >= MAX_VALUES:
-        return _too_many_values()  # found without parsing: a parse of so many values takes long
+    if message.count(",") >= MAX_VALUES and _more_values_than(message, MAX_VALUES):
+        return _too_many_values()  # found before the checked parse: one of so many values takes long
     long = _long_string(message) if len(message) > MAX_STRING_CHARS else None
     if long is not None:  # parse the frame without it: a string too long needs no parse to be refused
         message = message[:long[0]] + _STAND_IN + message[long[1]:]
@@ -142,6 +140,24 @@ def _long_string(text: str) -> tuple[int, int] | None:
             return (opened, closed) if not is_key and text.find("\\", opened, closed) < 0 else None
         at = closed + 1
     return None
+
+
+def _more_values_than(text: str, limit: int) -> bool:
+    """Whether `text` (JSON) holds more than `limit` values: a plain parse (C, no hooks), then only the
+    containers' lengths are added up, stopping as soon as the count passes `limit`."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return False  # the checked parse will say what is wrong
+    count, stack = 1, [value]
+    while stack:
+        node = stack.pop()
+        items = node.values() if isinstance(node, dict) else node
+        count += len(node)
+        if count > limit:
+            return True
+        stack.extend(item for item in items if isinstance(item, (dict, list)))
+    return False
 
 
 def _too_many_values() -> Violation:
