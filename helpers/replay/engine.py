@@ -37,7 +37,7 @@ from ..secrets import masked
 from .context import check_truncation, response_scope, validation_view
 from .idle import IdleTimer, idle_timeout_ms
 from .images import check_images
-from .input_buffer import InputBuffer, decode_steps, is_event_audio, without_audio
+from .input_buffer import InputBuffer, as_text, decode_steps, is_event_audio, without_audio
 from .items import Conversation
 from .mcp_session import Job, McpTools
 from .outbox import Outbox
@@ -202,12 +202,6 @@ def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _text(message: FrameText) -> str:
-    """A text frame handed over as its UTF-8 bytes (checked by the server) as text."""
-    return message if isinstance(message, str) else bytes(message).decode()
-
-
-
 class Session:
     """One replayed connection: feed it client frames and time, read back server frames.
 
@@ -325,7 +319,7 @@ class Session:
                     return
             else:
                 if text is not None:  # the audio of an event that is not an append: parsed whole
-                    event = self._parse(_text(message))
+                    event = self._parse(as_text(message))
                 if steps:
                     yield
                 validate_event(validation_view(event), self.persona)

@@ -38,7 +38,7 @@ class InputBuffer:
         """Take an append event's audio; returns the VAD changes it caused (("started"|"stopped", offset))."""
         audio = expect(event["audio"], str, "audio", "a base64-encoded string")
         check_append_length(len(audio))
-        return self.take(_decode(audio), vad)
+        return self.take(decode_audio(audio), vad)
 
     def take(self, pcm: bytes, vad: dict | None) -> list[tuple[str, int]]:
         """Append decoded audio; returns the VAD changes it caused."""
@@ -76,7 +76,7 @@ def decode_steps(text: FrameText, start: int, end: int) -> Generator[None, None,
         chunk = text[at:stop]
         if stop < end and chunk[-1:] in ("=", b"="):  # padding before the end: what the whole would fail on
             raise _invalid("Excess data after padding")
-        pieces.append(_decode(chunk))
+        pieces.append(decode_audio(chunk))
         yield
     return pieces
 
@@ -96,9 +96,12 @@ def is_event_audio(message: FrameText, start: int) -> bool:
 
 def without_audio(message: FrameText, span: tuple[int, int]) -> str:
     """The frame with its audio string emptied (``"audio":""``), as text: small, quick to parse."""
-    if isinstance(message, str):
-        return message[:span[0]] + message[span[1]:]
-    return (message[:span[0]] + message[span[1]:]).decode()
+    return as_text(message[:span[0]] + message[span[1]:])  # type: ignore[operator]  # str + str, bytes + bytes
+
+
+def as_text(message: FrameText) -> str:
+    """A text frame handed over as its UTF-8 bytes (the server checked them) as text; text stays as it is."""
+    return message if isinstance(message, str) else bytes(message).decode()
 
 
 def check_append_length(chars: int) -> None:
@@ -109,18 +112,23 @@ def check_append_length(chars: int) -> None:
                           f"bytes (15 MiB) of base64 audio, but this one has {chars}. Send smaller chunks.", "audio")
 
 
-def _decode(audio: FrameText) -> bytes:
+def decode_audio(audio: FrameText) -> bytes:
+    """Base64 audio decoded strictly; `InvalidAudio` when it is not base64."""
     try:
         if sys.version_info >= (3, 11):
             return binascii.a2b_base64(audio, strict_mode=True)
         return base64.b64decode(audio, validate=True)  # strict_mode is Python 3.11+; 3.10 checks the alphabet only
-    except (binascii.Error, ValueError) as exc:  # ValueError: not ASCII
+    except (binascii.Error, ValueError, TypeError) as exc:  # ValueError: not ASCII; TypeError: not a string
         raise _invalid(str(exc)) from None
 
 
-def _invalid(reason: str) -> ClientError:
+class InvalidAudio(ClientError):
+    """An append's audio that is not base64 (a session may answer it in its own words)."""
+
+
+def _invalid(reason: str) -> InvalidAudio:
     # [UNCONFIRMED] code and wording.
-    return ClientError("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({reason}).", "audio")
+    return InvalidAudio("invalid_value", f"Invalid 'audio': expected base64-encoded audio bytes ({reason}).", "audio")
 
 
 class Vad:

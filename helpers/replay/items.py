@@ -65,8 +65,8 @@ class Conversation:
         """`item` as the server shows it, in JSON; a big one is encoded once while it stays the same."""
         key = item.get("id")
         cached = self._encoded.get(key) if isinstance(key, str) else None
-        if isinstance(key, str) and cached is not None and cached[0] == item:  # shared strings: equal at once
-            self._encoded.move_to_end(key)
+        if cached is not None and cached[0] == item:  # the strings are shared: equal at once
+            self._encoded.move_to_end(item["id"])
             return cached[1]
         text = dumps(self.outbox.persona.shape_item(copy.deepcopy(item)))
         if isinstance(key, str) and len(text) > ENCODED_FROM:

@@ -55,7 +55,7 @@ WRITE_TIMEOUT = 10.0             # seconds output may stay above the mark before
 INPUT_QUEUE = 2                  # client frames read ahead of the engine (websockets' max_queue)
 PING_INTERVAL = PING_TIMEOUT = 20.0
 CLOSE_TIMEOUT = 2.0              # seconds a client gets to answer a close frame before the socket is cut
-LARGE_FRAME = 256 * 1024         # frames above this are handled in steps, yielding to other sessions between
+LARGE_FRAME = STEP_BYTES         # frames above this are handled in steps, yielding to other sessions between
 INPUT_SHARE = 0.25               # of the server's time one connection's frames may take on average ...
 INPUT_BURST = 0.25               # ... once it has used this many seconds more than its share
 HEAVY_FRAME = 64 * 1024          # frames above this, from all connections together, are handled one at a time ...
@@ -397,14 +397,11 @@ class _HeavyGate:
 
     def __init__(self):
         self._lock = asyncio.Lock()
-        self._budget: _InputBudget | None = None
+        self._budget = _InputBudget(0.0, HEAVY_SHARE, HEAVY_BURST)   # full credit at any first use
 
     async def __aenter__(self) -> None:
         await self._lock.acquire()
-        now = asyncio.get_running_loop().time()
-        if self._budget is None:
-            self._budget = _InputBudget(now, HEAVY_SHARE, HEAVY_BURST)
-        wait = self._budget.due(now)
+        wait = self._budget.due(asyncio.get_running_loop().time())
         if wait:
             try:
                 await asyncio.sleep(wait)
@@ -417,8 +414,6 @@ class _HeavyGate:
 
     def charge(self, cost: float, now: float) -> float:
         """Charge `cost` seconds of heavy work at `now`; returns how long its connection should wait."""
-        if self._budget is None:
-            self._budget = _InputBudget(now, HEAVY_SHARE, HEAVY_BURST)
         return self._budget.spend(cost, now)
 
 

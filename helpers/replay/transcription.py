@@ -15,15 +15,13 @@ one completes first, as OpenAI warns can happen: reconcile completions by `item_
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..limits import FrameText
-from .input_buffer import check_append_length, decode_steps, is_event_audio, without_audio
+from .input_buffer import InvalidAudio, as_text, check_append_length, decode_audio, decode_steps, is_event_audio, without_audio
 from .validation import ClientError
 
 __all__ = ["TranscriptionReplay", "TranscriptionSession", "transcription_session_object"]
@@ -54,8 +52,11 @@ def _error(code: str, message: str, event_id: str | None, param: str | None = No
                                        "param": param, "event_id": event_id}}
 
 
-def _invalid_audio(event_id: str | None) -> dict:
-    return _error("invalid_request_error.invalid_audio", "audio must be base64 pcm16", event_id, "audio")
+def _append_error(err: ClientError, event_id: str | None) -> dict:
+    """An append refused (`input_buffer`'s checks), in this session's words for audio that is not base64."""
+    if isinstance(err, InvalidAudio):
+        return _error("invalid_request_error.invalid_audio", "audio must be base64 pcm16", event_id, "audio")
+    return _error(err.code or "invalid_value", err.message, event_id, err.param)
 
 
 def _words(text: str) -> list[str]:
@@ -135,11 +136,9 @@ class TranscriptionSession:
     def _append(self, audio: object, now_ms: int, event_id: str | None) -> list[tuple[int, dict]]:
         try:
             check_append_length(len(audio) if isinstance(audio, str) else 0)
-            self.buffer += base64.b64decode(audio, validate=True)  # type: ignore[arg-type]
+            self.buffer += decode_audio(audio)  # type: ignore[arg-type]
         except ClientError as err:
-            return [(now_ms, _error(err.code or "invalid_value", err.message, event_id, err.param))]
-        except (binascii.Error, TypeError, ValueError):
-            return [(now_ms, _invalid_audio(event_id))]
+            return [(now_ms, _append_error(err, event_id))]
         return []
 
     def _commit(self, now_ms: int, event_id: str | None) -> list[tuple[int, dict]]:
@@ -236,7 +235,7 @@ class TranscriptionReplay:
             event = None
         if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
             # with a bulk string, the UTF-8 text of a text frame (checked); without, text or a binary frame
-            self.receive(bytes(message).decode() if bulk is not None and not isinstance(message, str) else message, now)
+            self.receive(as_text(message) if bulk is not None else message, now)
             return
         assert bulk is not None  # is_event_audio found it
         now_ms = round(now * 1000)
@@ -244,9 +243,7 @@ class TranscriptionReplay:
             pieces = yield from decode_steps(message, *bulk)
         except ClientError as err:
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-            reply = _invalid_audio(event_id) if err.code == "invalid_value" and "base64" in err.message else \
-                _error(err.code or "invalid_value", err.message, event_id, err.param)
-            self._queue([(now_ms, reply)], now, now_ms)
+            self._queue([(now_ms, _append_error(err, event_id))], now, now_ms)
             return
         for pcm in pieces:
             self.state.buffer += pcm
